@@ -1,0 +1,145 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { InputError } from './errors.js';
+import type { Rng } from './rng.js';
+
+/** A binary classification set: rows of X are points, y_n ∈ {−1, +1}. */
+export interface Dataset {
+  X: number[][];
+  y: number[];
+}
+
+const MAX_ATTEMPTS_PER_POINT = 10_000;
+
+function unitVector(rng: Rng, d: number): number[] {
+  for (;;) {
+    const v = Array.from({ length: d }, () => rng.gaussian());
+    const n = Math.hypot(...v);
+    if (n > 1e-12) return v.map((x) => x / n);
+  }
+}
+
+function dot(a: number[], b: number[]): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/**
+ * Draws points x ~ N(0, I_d) and keeps those the teacher scores with |score| ≥ gap, labelled by the
+ * sign of the score. The gap makes the margin of the set at least `gap` (for a unit-norm teacher),
+ * so training fits it in a bounded time.
+ */
+function sampleWithMargin(rng: Rng, n: number, d: number, gap: number, score: (x: number[]) => number): Dataset {
+  const X: number[][] = [];
+  const y: number[] = [];
+  let attempts = 0;
+  while (X.length < n) {
+    if (++attempts > MAX_ATTEMPTS_PER_POINT * n) {
+      throw new InputError(`margin filter too strict: gap ${gap} keeps almost no points in ${d} dimensions`);
+    }
+    const x = Array.from({ length: d }, () => rng.gaussian());
+    const s = score(x);
+    if (Math.abs(s) < gap) continue;
+    X.push(x);
+    y.push(s > 0 ? 1 : -1);
+  }
+  return { X, y };
+}
+
+/** Linearly separable through the origin: labels from a random unit teacher direction. */
+export function linearTeacherData(rng: Rng, n: number, d: number, gap: number): Dataset & { teacher: number[] } {
+  const teacher = unitVector(rng, d);
+  return { ...sampleWithMargin(rng, n, d, gap, (x) => dot(teacher, x)), teacher };
+}
+
+/**
+ * Labels from a one-hidden-layer ReLU teacher f(x) = Σ_i a_i relu(u_i·x) with unit rows u_i and
+ * output weights of alternating sign (all positive would label every point +1), scaled so that
+ * ‖a‖ = 1.
+ */
+export function reluTeacherData(rng: Rng, n: number, d: number, width: number, gap: number): Dataset {
+  const U = Array.from({ length: width }, () => unitVector(rng, d));
+  const raw = U.map((_, i) => (i % 2 === 0 ? 1 : -1) * (0.5 + rng.uniform()));
+  const an = Math.hypot(...raw);
+  const a = raw.map((v) => v / an);
+  const score = (x: number[]) => U.reduce((s, u, i) => s + a[i] * Math.max(0, dot(u, x)), 0);
+  return sampleWithMargin(rng, n, d, gap, score);
+}
+
+/**
+ * Label noise that surely breaks separability through the origin: for `count` points x_n it adds
+ * −x_n with the SAME label y_n (the teacher would say −y_n). No w can have y w·x > 0 and
+ * y w·(−x) > 0, so no linear (or homogeneous) model fits the set.
+ */
+export function withLabelNoise(data: Dataset, rng: Rng, count: number): Dataset {
+  const X = data.X.map((r) => [...r]);
+  const y = [...data.y];
+  for (let k = 0; k < count; k++) {
+    const i = rng.int(data.X.length);
+    X.push(data.X[i].map((v) => -v));
+    y.push(data.y[i]);
+  }
+  return { X, y };
+}
+
+/** Checks that `value` is a well-formed data set and returns it typed; names the first problem. */
+export function parseDataset(value: unknown, source: string): Dataset {
+  if (typeof value !== 'object' || value === null) throw new InputError(`${source}: expected a JSON object with "X" and "y"`);
+  const { X, y } = value as { X?: unknown; y?: unknown };
+  if (!Array.isArray(X)) throw new InputError(`${source}: "X" must be an array of rows`);
+  if (!Array.isArray(y)) throw new InputError(`${source}: "y" must be an array of labels`);
+  if (X.length === 0) throw new InputError(`${source}: "X" is empty`);
+  if (X.length !== y.length) throw new InputError(`${source}: "X" has ${X.length} rows but "y" has ${y.length} labels`);
+  let d = -1;
+  X.forEach((row, n) => {
+    if (!Array.isArray(row)) throw new InputError(`${source}: X[${n}] is not an array`);
+    if (d < 0) d = row.length;
+    if (row.length === 0) throw new InputError(`${source}: X[${n}] is empty`);
+    if (row.length !== d) throw new InputError(`${source}: ragged rows: X[0] has ${d} values but X[${n}] has ${row.length}`);
+    row.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${source}: X[${n}][${i}] is not a finite number (${String(v)})`);
+    });
+  });
+  y.forEach((v, n) => {
+    if (v !== 1 && v !== -1) throw new InputError(`${source}: y[${n}] is ${JSON.stringify(v)}; labels must be -1 or +1`);
+  });
+  return { X: X as number[][], y: y as number[] };
+}
+
+/** Legal but degenerate sets: training still runs, the user is told. */
+export function datasetWarnings(data: Dataset): string[] {
+  const warnings: string[] = [];
+  if (data.y.every((v) => v === data.y[0])) warnings.push(`every label is ${data.y[0]}: one class only`);
+  const seen = new Set<string>();
+  let dup = 0;
+  for (const row of data.X) {
+    const key = JSON.stringify(row);
+    if (seen.has(key)) dup++;
+    seen.add(key);
+  }
+  if (dup > 0) warnings.push(`${dup} duplicate point(s)`);
+  return warnings;
+}
+
+/** Reads JSON from a file, turning every way of failing into one InputError line. */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${what} file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function loadDataset(path: string): Dataset {
+  return parseDataset(readJsonFile(path, 'data'), path);
+}
+
+export function saveDataset(path: string, data: Dataset): void {
+  writeFileSync(path, JSON.stringify({ X: data.X, y: data.y }) + '\n');
+}

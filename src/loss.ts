@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Training objectives as functions of the margins q_n = y_n f(x_n). Exponential-type losses are
+ * computed in log space: float32 e^{−q} is 0 past q ≈ 104, which would stop training silently,
+ * while log L = LSE(log ℓ(q_n)) and its gradient stay finite at any scale.
+ */
+export type LossKind = 'exp' | 'logistic' | 'squared';
+export type Reduction = 'sum' | 'mean';
+export const LOSS_KINDS: readonly LossKind[] = ['exp', 'logistic', 'squared'];
+
+export interface LossSpec {
+  loss: LossKind;
+  reduction: Reduction;
+}
+
+/** Past this margin float32 log(softplus(−q)) loses accuracy; switch to −q + log1p-series. */
+const LOGISTIC_SWITCH = 15;
+
+/** log ℓ(q) per point for the logistic loss ℓ(q) = log(1 + e^{−q}), finite for every q. */
+function logLogistic(q: tf.Tensor1D): tf.Tensor1D {
+  // Both branches are evaluated and differentiated; clamping each to its own side keeps the
+  // unused branch finite so that 0 · ∞ never turns the gradient into NaN.
+  const small = tf.minimum(q, LOGISTIC_SWITCH);
+  const large = tf.maximum(q, LOGISTIC_SWITCH);
+  const direct = tf.log(tf.softplus(tf.neg(small)));
+  // log log1p(u) = log u + log(log1p(u)/u) ≈ −q − u/2 for u = e^{−q} ≤ 3e-7.
+  const series = tf.sub(tf.neg(large), tf.mul(0.5, tf.exp(tf.neg(large))));
+  return tf.where(tf.less(q, LOGISTIC_SWITCH), direct, series) as tf.Tensor1D;
+}
+
+/**
+ * The objective L of margins q with its kind of value: for exp and logistic `log L` (isLog),
+ * for the squared control L itself (it reaches 0 at interpolation, where log L is −∞).
+ * The mean reduction divides L by the number of margins given.
+ */
+export function objective(q: tf.Tensor1D, spec: LossSpec): { value: tf.Scalar; isLog: boolean } {
+  const n = q.shape[0];
+  if (spec.loss === 'squared') {
+    const L = tf.sum(tf.square(tf.sub(1, q)));
+    return { value: (spec.reduction === 'mean' ? tf.div(L, n) : L) as tf.Scalar, isLog: false };
+  }
+  const perPoint = spec.loss === 'exp' ? tf.neg(q) : logLogistic(q);
+  const logL = tf.logSumExp(perPoint);
+  return { value: (spec.reduction === 'mean' ? tf.sub(logL, Math.log(n)) : logL) as tf.Scalar, isLog: true };
+}
+
+/** The value of the sum loss below which every margin is positive (ℓ(0) for one point). */
+export function fittedThreshold(loss: LossKind): number {
+  return loss === 'logistic' ? Math.LN2 : 1;
+}

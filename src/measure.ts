@@ -1,0 +1,149 @@
+import type { Dataset } from './data.js';
+import type { LossSpec } from './loss.js';
+import type { ModelKind, Weights } from './model.js';
+
+/**
+ * Metrics in float64 from downloaded weights. The training core runs in float32; measuring in
+ * float64 keeps the measurement error far below the effects the properties look for.
+ */
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+export function sumSquares(W: number[][]): number {
+  let s = 0;
+  for (const row of W) for (const v of row) s += v * v;
+  return s;
+}
+
+/** log Σ e^{a_i} without overflow. */
+export function logSumExp(a: number[]): number {
+  const m = Math.max(...a);
+  if (!Number.isFinite(m)) return m;
+  let s = 0;
+  for (const v of a) s += Math.exp(v - m);
+  return m + Math.log(s);
+}
+
+/** f(W; x_n) for every point, in float64. */
+export function outputs(weights: Weights, X: number[][], kind: ModelKind): number[] {
+  return X.map((x) => {
+    let h = x;
+    weights.forEach((W, k) => {
+      h = W.map((row) => dot(row, h));
+      if (kind === 'relu' && k < weights.length - 1) h = h.map((v) => Math.max(0, v));
+    });
+    return h[0];
+  });
+}
+
+export function margins(weights: Weights, data: Dataset, kind: ModelKind): number[] {
+  return outputs(weights, data.X, kind).map((f, n) => data.y[n] * f);
+}
+
+/** log ℓ(q) for exp and logistic, accurate for every q (log1p form for the logistic tail). */
+function logLossPoint(q: number, loss: 'exp' | 'logistic'): number {
+  if (loss === 'exp') return -q;
+  if (q < 30) return Math.log(Math.log1p(Math.exp(-q)));
+  const u = Math.exp(-q);
+  return -q + Math.log1p(-u / 2); // log(log1p(u)) = log u + log(1 − u/2 + …)
+}
+
+/** Natural log of the training objective as configured (sum or mean). */
+export function logLoss(q: number[], spec: LossSpec): number {
+  const n = q.length;
+  const shift = spec.reduction === 'mean' ? Math.log(n) : 0;
+  if (spec.loss === 'squared') return Math.log(q.reduce((s, v) => s + (1 - v) ** 2, 0)) - shift;
+  return logSumExp(q.map((v) => logLossPoint(v, spec.loss as 'exp' | 'logistic'))) - shift;
+}
+
+/**
+ * ℓ^{-1}(L_sum): the margin a single point would need to carry the whole sum loss. Exp: −log L;
+ * logistic: −log(e^L − 1). For the squared control, which has no such inverse, the exp form of the
+ * same margins is used (a soft minimum of q).
+ */
+export function inverseLossOfSum(q: number[], loss: LossSpec['loss']): number {
+  if (loss !== 'logistic') return -logSumExp(q.map((v) => -v));
+  const logL = logLoss(q, { loss, reduction: 'sum' });
+  if (logL < -30) return -logL - Math.exp(logL) / 2; // expm1(L)/L = 1 + L/2 + …
+  return -Math.log(Math.expm1(Math.exp(logL)));
+}
+
+export interface Metrics {
+  logLoss: number;
+  norm: number;
+  rho: number;
+  layerNorms: number[];
+  minMargin: number;
+  normalizedMargin: number;
+  smoothedMargin: number;
+}
+
+export function layerNorms(weights: Weights): number[] {
+  return weights.map((W) => Math.sqrt(sumSquares(W)));
+}
+
+export function globalNorm(weights: Weights): number {
+  return Math.sqrt(weights.reduce((s, W) => s + sumSquares(W), 0));
+}
+
+/** The record fields of THEORY.md: norms, ρ, losses and margins (normalized by ‖θ‖^K). */
+export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: LossSpec): Metrics {
+  const q = margins(weights, data, kind);
+  const K = weights.length;
+  const norms = layerNorms(weights);
+  const norm = globalNorm(weights);
+  const minMargin = Math.min(...q);
+  const scale = norm ** K;
+  return {
+    logLoss: logLoss(q, spec),
+    norm,
+    rho: norms.reduce((p, v) => p * v, 1),
+    layerNorms: norms,
+    minMargin,
+    normalizedMargin: minMargin / scale,
+    smoothedMargin: inverseLossOfSum(q, spec.loss) / scale,
+  };
+}
+
+/**
+ * Per hidden neuron i of layer k: ‖row i of W_k‖² − ‖column i of W_{k+1}‖² (incoming minus
+ * outgoing), the quantity that gradient flow conserves for each ReLU or linear unit.
+ */
+export function neuronBalance(weights: Weights): number[][] {
+  const out: number[][] = [];
+  for (let k = 0; k + 1 < weights.length; k++) {
+    const Win = weights[k];
+    const Wout = weights[k + 1];
+    out.push(Win.map((row, i) => dot(row, row) - Wout.reduce((s, r) => s + r[i] * r[i], 0)));
+  }
+  return out;
+}
+
+/** Layer imbalance ‖W_k‖² − ‖W_{k+1}‖² for every adjacent pair. */
+export function layerImbalance(weights: Weights): number[] {
+  const sq = weights.map(sumSquares);
+  return sq.slice(0, -1).map((s, k) => s - sq[k + 1]);
+}
+
+/** Angle between two vectors with atan2, accurate for tiny angles (acos bottoms out near 1.5e-8). */
+export function angle(a: number[], b: number[]): number {
+  const nb = Math.hypot(...b);
+  const u = b.map((v) => v / nb);
+  const along = dot(a, u);
+  const perp = Math.hypot(...a.map((v, i) => v - along * u[i]));
+  return Math.atan2(perp, along);
+}
+
+/** The end-to-end linear predictor W_K ⋯ W_1 of a linear or deep linear model, as a vector [d]. */
+export function endToEnd(weights: Weights): number[] {
+  let v = weights[weights.length - 1][0];
+  for (let k = weights.length - 2; k >= 0; k--) {
+    const W = weights[k];
+    v = W[0].map((_, j) => W.reduce((s, row, i) => s + v[i] * row[j], 0));
+  }
+  return v;
+}

@@ -1,0 +1,175 @@
+/**
+ * Exact float64 oracle for the hard-margin SVM without bias,
+ *   min ½‖w‖²  s.t.  y_n x_n·w ≥ 1,
+ * the direction that normalised gradient descent on exponential loss converges to. Solved with
+ * quadprog (Goldfarb–Idnani dual active set), whose multipliers are the dual variables alpha.
+ */
+import { solveQP } from 'quadprog';
+import { InputError } from './errors.js';
+
+export interface SvmCertificate {
+  primalInfeasibility: number; // max_n max(0, 1 - y_n x_n·w)
+  stationarity: number; // ‖w - Σ alpha_n y_n x_n‖_∞ / max(1, ‖w‖_∞)
+  complementarySlackness: number; // max_n alpha_n |y_n x_n·w - 1|
+  dualityGap: number; // |primal - dual| / max(1, |primal|)
+  dualInfeasibility: number; // max_n max(0, -alpha_n)
+}
+
+export interface SvmResult {
+  w: number[];
+  gamma: number; // 1/‖w‖, the geometric margin
+  support: number[]; // indices with alpha_n > tol, ascending
+  alpha: number[]; // one per point
+  certificate: SvmCertificate;
+}
+
+export class NotSeparableError extends InputError {
+  constructor(detail: string) {
+    super(`data are not linearly separable through the origin (${detail})`);
+    this.name = 'NotSeparableError';
+  }
+}
+
+export function certificateWorst(c: SvmCertificate): number {
+  return Math.max(
+    c.primalInfeasibility,
+    c.stationarity,
+    c.complementarySlackness,
+    c.dualityGap,
+    c.dualInfeasibility,
+  );
+}
+
+// A returned w that misses a constraint by more than this is not a rounding artefact (quadprog
+// only stops once every constraint holds to ~1e-15), so the data must be non-separable.
+const FEASIBILITY_TOL = 1e-8;
+
+// Multipliers of constraints quadprog never activated are exactly 0; active constraints whose
+// true multiplier is 0 (points exactly on the margin that are not needed) come out at rounding
+// level, ~1e-16 of the largest. A threshold relative to max(alpha) keeps the support set
+// independent of the data scale (alpha scales like 1/scale²), and 1e-9 sits far from both.
+const SUPPORT_RTOL = 1e-9;
+
+export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
+  validate(X, y);
+  const N = X.length;
+  const d = X[0].length;
+  const Z = X.map((x, n) => x.map((v) => y[n] * v));
+  Z.forEach((z, n) => {
+    if (z.every((v) => v === 0)) throw new NotSeparableError(`point ${n} is the zero vector`);
+  });
+
+  // Identical constraints (duplicate points, or x and -x with opposite labels) make alpha
+  // non-unique and quadprog would hand all of it to whichever comes first. Solve once per
+  // distinct z and share its multiplier equally, so alpha does not depend on point order.
+  const groupOf = new Map<string, number>();
+  const U: number[][] = []; // distinct z
+  const group = Z.map((z) => {
+    const key = z.join(',');
+    let g = groupOf.get(key);
+    if (g === undefined) groupOf.set(key, (g = U.push(z) - 1));
+    return g;
+  });
+  const size = new Array<number>(U.length).fill(0);
+  for (const g of group) size[g]++;
+  const M = U.length;
+
+  // quadprog tests |·| < 1.4e-15 with absolute thresholds, so it is not scale invariant. Solve
+  // for the data divided by a power of two s (exact), bringing the largest entry near 1:
+  // with z' = z/s the solution is w' = s·w and alpha' = s²·alpha.
+  let maxAbs = 0;
+  for (const z of U) for (const v of z) maxAbs = Math.max(maxAbs, Math.abs(v));
+  const s = 2 ** Math.round(Math.log2(maxAbs));
+
+  // 1-indexed arrays; D = I, dvec = 0, constraint columns are z_m/s, bvec = 1.
+  // Fresh arrays each call: solveQP overwrites Dmat and dvec.
+  const Dmat: number[][] = [[]];
+  const Amat: number[][] = [[]];
+  const dvec: number[] = [0];
+  for (let i = 1; i <= d; i++) {
+    Dmat[i] = [0];
+    Amat[i] = [0];
+    dvec[i] = 0;
+    for (let j = 1; j <= d; j++) Dmat[i][j] = i === j ? 1 : 0;
+    for (let m = 1; m <= M; m++) Amat[i][m] = U[m - 1][i - 1] / s;
+  }
+  const bvec = [0, ...new Array<number>(M).fill(1)];
+  const res = solveQP(Dmat, dvec, Amat, bvec, 0);
+  if (res.message.includes('inconsistent')) throw new NotSeparableError('quadprog: ' + res.message);
+  if (res.message !== '' || !res.solution || !res.Lagrangian) {
+    throw new Error(`quadprog failed: ${res.message}`); // bad arguments: a bug here
+  }
+
+  // Lagrangian[m] belongs to constraint column m (1-based), 0 when never active.
+  const lagr = res.Lagrangian;
+  const w = res.solution.slice(1, d + 1).map((v) => v / s);
+  const alpha = group.map((g) => lagr[g + 1] / (s * s) / size[g]);
+  const certificate = certify(Z, w, alpha);
+  if (!w.every(Number.isFinite) || !(certificate.primalInfeasibility <= FEASIBILITY_TOL)) {
+    throw new NotSeparableError(
+      `solution violates a constraint by ${certificate.primalInfeasibility}`,
+    );
+  }
+  const amax = Math.max(...alpha);
+  const support = alpha.flatMap((a, n) => (a > SUPPORT_RTOL * amax ? [n] : []));
+  return { w, gamma: 1 / Math.hypot(...w), support, alpha, certificate };
+}
+
+function certify(Z: number[][], w: number[], alpha: number[]): SvmCertificate {
+  const d = w.length;
+  const u = new Array<number>(d).fill(0); // Σ alpha_n z_n
+  let primalInfeasibility = 0;
+  let complementarySlackness = 0;
+  let dualInfeasibility = 0;
+  let sumAlpha = 0;
+  Z.forEach((z, n) => {
+    const m = dot(z, w);
+    primalInfeasibility = Math.max(primalInfeasibility, 1 - m);
+    complementarySlackness = Math.max(complementarySlackness, alpha[n] * Math.abs(m - 1));
+    dualInfeasibility = Math.max(dualInfeasibility, -alpha[n]);
+    sumAlpha += alpha[n];
+    for (let i = 0; i < d; i++) u[i] += alpha[n] * z[i];
+  });
+  let resid = 0;
+  let wInf = 0;
+  for (let i = 0; i < d; i++) {
+    resid = Math.max(resid, Math.abs(w[i] - u[i]));
+    wInf = Math.max(wInf, Math.abs(w[i]));
+  }
+  const primal = dot(w, w) / 2;
+  const dual = sumAlpha - dot(u, u) / 2;
+  return {
+    primalInfeasibility,
+    stationarity: resid / Math.max(1, wInf),
+    complementarySlackness,
+    dualityGap: Math.abs(primal - dual) / Math.max(1, Math.abs(primal)),
+    dualInfeasibility,
+  };
+}
+
+function dot(a: number[], b: number[]): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+function validate(X: number[][], y: number[]): void {
+  if (!Array.isArray(X) || !Array.isArray(y)) throw new InputError('X and y must be arrays');
+  if (X.length === 0) throw new InputError('X is empty: need at least one point');
+  if (X.length !== y.length) {
+    throw new InputError(`X has ${X.length} points but y has ${y.length} labels`);
+  }
+  const d = Array.isArray(X[0]) ? X[0].length : 0;
+  if (d === 0) throw new InputError('X[0] is empty: points need at least one coordinate');
+  X.forEach((x, n) => {
+    if (!Array.isArray(x) || x.length !== d) {
+      throw new InputError(`X[${n}] has ${Array.isArray(x) ? x.length : 'no'} coordinates, expected ${d}`);
+    }
+    x.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new InputError(`X[${n}][${i}] is not a finite number: ${v}`);
+      }
+    });
+    if (y[n] !== 1 && y[n] !== -1) throw new InputError(`y[${n}] is ${y[n]}, labels must be +1 or -1`);
+  });
+}
