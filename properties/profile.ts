@@ -1,0 +1,36 @@
+/**
+ * Test profiles, chosen by environment variables:
+ *   THEORY3_PROFILE  ci (default; fixed seed, run counts sized to the 60 s budget) | explore
+ *                    (fresh seed, 10× the runs)
+ *   THEORY3_SEED     fast-check seed (an integer) — replays a run
+ *   THEORY3_RUNS     overrides every property's number of runs
+ *   THEORY3_BACKEND  wasm (default) | cpu
+ */
+export interface Profile {
+  name: 'ci' | 'explore';
+  seed: number;
+  runsOverride: number | null;
+  runsFactor: number;
+  backend: 'wasm' | 'cpu';
+}
+
+const CI_SEED = 20_190_314;
+
+function intFromEnv(env: NodeJS.ProcessEnv, key: string): number | null {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return null;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v)) throw new Error(`${key} must be an integer, got ${raw}`);
+  return v;
+}
+
+export function resolveProfile(env: NodeJS.ProcessEnv): Profile {
+  const name = env.THEORY3_PROFILE ?? 'ci';
+  if (name !== 'ci' && name !== 'explore') throw new Error(`THEORY3_PROFILE must be ci or explore, got ${name}`);
+  const backend = env.THEORY3_BACKEND ?? 'wasm';
+  if (backend !== 'wasm' && backend !== 'cpu') throw new Error(`THEORY3_BACKEND must be wasm or cpu, got ${backend}`);
+  const seed = intFromEnv(env, 'THEORY3_SEED') ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
+  const runs = intFromEnv(env, 'THEORY3_RUNS');
+  if (runs !== null && runs < 1) throw new Error(`THEORY3_RUNS must be ≥ 1, got ${runs}`);
+  return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend };
+}

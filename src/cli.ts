@@ -1,0 +1,33 @@
+import { DivergenceError, InputError } from './errors.js';
+import { emit, toJson } from './cli/output.js';
+import { runTrain, TRAIN_USAGE } from './cli/train.js';
+
+const USAGE = `usage:
+  ${TRAIN_USAGE}`;
+
+/** The command line: one subcommand per job; user mistakes print one line and exit non-zero. */
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'train': {
+      const { out, result } = await runTrain(rest);
+      emit(toJson(result), out);
+      return;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stderr.write(USAGE + '\n');
+      if (command === undefined) process.exitCode = 2;
+      return;
+    default:
+      throw new InputError(`unknown command "${command}" (expected train)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const known = e instanceof InputError || e instanceof DivergenceError;
+  process.stderr.write(`theory3: ${known ? '' : 'internal error: '}${(e as Error)?.message ?? String(e)}\n`);
+  if (!known && process.env.THEORY3_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+  process.exitCode = known ? 1 : 3;
+});

@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../errors.js';
+
+/** node:util parseArgs for string-valued options, its errors turned into one-line InputErrors. */
+export function parseOptions(
+  argv: string[],
+  names: readonly string[],
+  command: string,
+): { values: Record<string, string | undefined>; positionals: string[] } {
+  const options = Object.fromEntries(names.map((n) => [n, { type: 'string' as const }]));
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    return { values: values as Record<string, string | undefined>, positionals };
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new InputError(`${command}: ${msg}`);
+  }
+}
+
+export function required(values: Record<string, string | undefined>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new InputError(`--${name} is required`);
+  return v;
+}
+
+/** A finite number; `Number('')` and `Number(' ')` are 0, so blanks are rejected first. */
+export function parseNumber(raw: string, name: string): number {
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(v)) throw new InputError(`--${name} must be a finite number, got "${raw}"`);
+  return v;
+}
+
+export function parsePositive(raw: string, name: string): number {
+  const v = parseNumber(raw, name);
+  if (!(v > 0)) throw new InputError(`--${name} must be positive, got ${raw}`);
+  return v;
+}
+
+export function parseInteger(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = parseNumber(raw, name);
+  if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`--${name} must be an integer in ${min}..${max}, got ${raw}`);
+  return v;
+}
+
+export function parseChoice<T extends string>(raw: string, name: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(raw)) throw new InputError(`--${name} must be one of ${choices.join('|')}, got "${raw}"`);
+  return raw as T;
+}
+
+/** "1,10,100" → [1, 10, 100]: the steps to record. */
+export function parseStepList(raw: string, name: string): number[] {
+  return raw.split(',').map((s) => parseInteger(s, name, 0));
+}

@@ -1,0 +1,8 @@
+import fc from 'fast-check';
+import { inject } from 'vitest';
+import { useBackend } from '../src/backend.js';
+
+// Every test file runs in its own worker: configure fast-check and the tfjs backend there.
+const profile = inject('theory3');
+fc.configureGlobal({ seed: profile.seed, ...(profile.runsOverride ? { numRuns: profile.runsOverride } : {}) });
+await useBackend(profile.backend);
