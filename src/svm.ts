@@ -42,6 +42,7 @@ export function certificateWorst(c: SvmCertificate): number {
 
 // A returned w that misses a constraint by more than this is not a rounding artefact (quadprog
 // only stops once every constraint holds to ~1e-15), so the data must be non-separable.
+// Conversely a w passing this check has y_n x_n·w > 0 for all n, which proves separability.
 const FEASIBILITY_TOL = 1e-8;
 
 // Multipliers of constraints quadprog never activated are exactly 0; active constraints whose
@@ -50,11 +51,18 @@ const FEASIBILITY_TOL = 1e-8;
 // independent of the data scale (alpha scales like 1/scale²), and 1e-9 sits far from both.
 const SUPPORT_RTOL = 1e-9;
 
+/**
+ * Throws InputError for malformed input and NotSeparableError when no w through the origin
+ * separates the data. Float64 cannot resolve margins below ~1e-8 of the data scale (‖w‖ ~ 1e8):
+ * such data may be reported as not separable. The certificate is returned, not enforced;
+ * complementarySlackness is absolute, so it grows like eps/gamma³ for tiny margins.
+ */
 export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
   validate(X, y);
   const N = X.length;
   const d = X[0].length;
   const Z = X.map((x, n) => x.map((v) => y[n] * v));
+  // 0·w >= 1 is impossible; quadprog would meet it as a zero-norm constraint column.
   Z.forEach((z, n) => {
     if (z.every((v) => v === 0)) throw new NotSeparableError(`point ${n} is the zero vector`);
   });
@@ -110,7 +118,7 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
       `solution violates a constraint by ${certificate.primalInfeasibility}`,
     );
   }
-  const amax = Math.max(...alpha);
+  const amax = alpha.reduce((a, b) => Math.max(a, b), 0);
   const support = alpha.flatMap((a, n) => (a > SUPPORT_RTOL * amax ? [n] : []));
   return { w, gamma: 1 / Math.hypot(...w), support, alpha, certificate };
 }
