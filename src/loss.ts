@@ -17,17 +17,29 @@ export interface LossSpec {
 /** Past this margin float32 log(softplus(−q)) loses accuracy; switch to −q + log1p-series. */
 const LOGISTIC_SWITCH = 15;
 
-/** log ℓ(q) per point for the logistic loss ℓ(q) = log(1 + e^{−q}), finite for every q. */
-function logLogistic(q: tf.Tensor1D): tf.Tensor1D {
-  // Both branches are evaluated and differentiated; clamping each to its own side keeps the
-  // unused branch finite so that 0 · ∞ never turns the gradient into NaN.
+/**
+ * log ℓ(q) per point for the logistic loss ℓ(q) = log(1 + e^{−q}), finite for every q, with its
+ * derivative ℓ'(q)/ℓ(q) given in closed form: tfjs cannot differentiate through the branch
+ * condition, and the closed form is also what keeps the gradient accurate in the tail.
+ */
+const logLogistic = tf.customGrad(((q: tf.Tensor, save: tf.GradSaveFunc) => {
+  // Each branch sees its input clamped to its own side, so neither makes ∞ or NaN.
   const small = tf.minimum(q, LOGISTIC_SWITCH);
   const large = tf.maximum(q, LOGISTIC_SWITCH);
-  const direct = tf.log(tf.softplus(tf.neg(small)));
-  // log log1p(u) = log u + log(log1p(u)/u) ≈ −q − u/2 for u = e^{−q} ≤ 3e-7.
-  const series = tf.sub(tf.neg(large), tf.mul(0.5, tf.exp(tf.neg(large))));
-  return tf.where(tf.less(q, LOGISTIC_SWITCH), direct, series) as tf.Tensor1D;
-}
+  const inTail = tf.greaterEqual(q, LOGISTIC_SWITCH);
+  save([small, large, inTail]);
+  // Tail: log log1p(u) = log u + log(log1p(u)/u) ≈ −q − u/2 for u = e^{−q} ≤ 3e-7.
+  const value = tf.where(inTail, tf.sub(tf.neg(large), tf.mul(0.5, tf.exp(tf.neg(large)))), tf.log(tf.softplus(tf.neg(small))));
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sm, lg, tail] = saved;
+      const head = tf.neg(tf.div(tf.sigmoid(tf.neg(sm)), tf.softplus(tf.neg(sm))));
+      const tailGrad = tf.sub(tf.mul(0.5, tf.exp(tf.neg(lg))), 1);
+      return tf.mul(dy, tf.where(tail, tailGrad, head));
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (q: tf.Tensor1D) => tf.Tensor1D;
 
 /**
  * The objective L of margins q with its kind of value: for exp and logistic `log L` (isLog),

@@ -1,0 +1,187 @@
+/**
+ * C1 — exact per-step balance identities (THEORY.md C1, derived from the Euler identity
+ * ⟨W_k, ∇_{W_k} f⟩ = f; per neuron: Du, Hu & Lee 2018).
+ *
+ * One GD step W_k⁺ = W_k − ηG_k changes ‖W_k‖² by −2η⟨W_k,G_k⟩ + η²‖G_k‖², and ⟨W_k,G_k⟩ is the
+ * same for every layer, so the imbalance ‖W_k‖² − ‖W_{k+1}‖² changes by exactly
+ * η²(‖G_k‖² − ‖G_{k+1}‖²); per hidden neuron, ‖w_in‖² − ‖w_out‖² by η²(‖g_in‖² − ‖g_out‖²).
+ * This holds for ANY loss (squared included) and any data.
+ *
+ * Tolerance: the step runs in float32. Rounding W⁺ entry-wise (unit roundoff u = 2⁻²⁴) moves
+ * ‖W⁺‖² by at most 2u(‖W⁺‖² + ‖W⁺‖·η‖G‖); the float32 gradient itself is off by at most ~m·u
+ * relative in each entry, m the length of the longest sum in backprop (N·width), which moves
+ * 2η⟨W,G⟩ by 2η‖W‖‖G‖·m·u. The bound below adds these for both sides with a factor 4 of headroom;
+ * the observed error is typically 1–10% of it. A first-order error in the step (a wrong sign, a
+ * per-layer rate, weight decay) is O(η⟨W,G⟩), far above it.
+ *
+ * Negative control: per-layer step sizes η_k = m_k η break the identity, by exactly the predicted
+ * −2η(m_k − m_{k+1})⟨W,G⟩ + η²(m_k²‖G_k‖² − m_{k+1}²‖G_{k+1}‖²).
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import type { Dataset } from '../src/data.js';
+import type { LossKind, Reduction } from '../src/loss.js';
+import { dot, margins, sumSquares } from '../src/measure.js';
+import type { ModelKind, Weights } from '../src/model.js';
+import { Trainer } from '../src/train.js';
+import { buildExperiment, lossArb, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+
+interface Check {
+  what: string;
+  observed: number;
+  predicted: number;
+  tol: number;
+  /** Size of the η² term: how much the identity says beyond "conserved". */
+  secondOrder: number;
+}
+
+/**
+ * The balance checks of one step from W (gradient G) to Wa. `m` are per-layer step multipliers:
+ * with m = 1 the prediction is the theory's identity.
+ */
+function balanceChecks(W: Weights, G: Weights, Wa: Weights, eta: number, m: number[], fanIn: number): Check[] {
+  const inner = W.map((Wk, k) => W[k].reduce((s, row, i) => s + dot(row, G[k][i]), 0));
+  const s = inner.reduce((a, b) => a + b, 0) / inner.length; // equal across layers by Euler
+  const norm = (A: number[][]) => Math.sqrt(sumSquares(A));
+  const roundoff = (k: number) =>
+    2 * U32 * (sumSquares(Wa[k]) + sumSquares(W[k]) + eta * m[k] * norm(W[k]) * norm(G[k]) * (1 + fanIn));
+  const checks: Check[] = [];
+  for (let k = 0; k + 1 < W.length; k++) {
+    const eK = eta * m[k];
+    const eJ = eta * m[k + 1];
+    const second = eK * eK * sumSquares(G[k]) - eJ * eJ * sumSquares(G[k + 1]);
+    checks.push({
+      what: `layers ${k},${k + 1}`,
+      observed: sumSquares(Wa[k]) - sumSquares(Wa[k + 1]) - (sumSquares(W[k]) - sumSquares(W[k + 1])),
+      predicted: -2 * (eK - eJ) * s + second,
+      tol: 4 * (roundoff(k) + roundoff(k + 1)),
+      secondOrder: Math.abs(second),
+    });
+    // Per hidden neuron i: incoming row i of W_k, outgoing column i of W_{k+1}.
+    W[k].forEach((_, i) => {
+      const rowSq = (A: number[][]) => dot(A[i], A[i]);
+      const colSq = (A: number[][]) => A.reduce((t, r) => t + r[i] * r[i], 0);
+      const sIn = dot(W[k][i], G[k][i]);
+      const sOut = W[k + 1].reduce((t, r, j) => t + r[i] * G[k + 1][j][i], 0);
+      const secondN = eK * eK * rowSq(G[k]) - eJ * eJ * colSq(G[k + 1]);
+      const scale = rowSq(Wa[k]) + rowSq(W[k]) + colSq(Wa[k + 1]) + colSq(W[k + 1]) + eta * Math.abs(sIn) * (1 + fanIn);
+      checks.push({
+        what: `neuron ${i} between layers ${k},${k + 1}`,
+        observed: rowSq(Wa[k]) - colSq(Wa[k + 1]) - (rowSq(W[k]) - colSq(W[k + 1])),
+        predicted: -2 * eK * sIn + 2 * eJ * sOut + secondN,
+        tol: 8 * 2 * U32 * (scale + eta * Math.max(m[k], m[k + 1]) * Math.sqrt((rowSq(W[k]) + colSq(W[k + 1])) * (rowSq(G[k]) + colSq(G[k + 1]))) * (1 + fanIn)),
+        secondOrder: Math.abs(secondN),
+      });
+    });
+  }
+  return checks;
+}
+
+const caseArb = fc.record({
+  setting: settingArb({ kinds: ['deep-linear', 'relu'], n: [1, 6], d: [1, 4] }),
+  loss: lossArb,
+  reduction: reductionArb,
+  /** Step relative to the curvature bound, large enough that the η² term is visible in float32. */
+  etaScale: fc.double({ min: 0.05, max: 0.8, noNaN: true }),
+  /**
+   * Per-layer step multipliers (negative control only): the first layer keeps η and the others
+   * differ from it by at least 10%, so the first pair of layers surely has unequal rates (equal
+   * multipliers would only rescale η, which is not what the control is about).
+   */
+  multipliers: fc
+    .array(fc.oneof(fc.double({ min: 0.5, max: 0.9, noNaN: true }), fc.double({ min: 1.1, max: 2, noNaN: true })), { minLength: 2, maxLength: 2 })
+    .map((rest) => [1, ...rest]),
+});
+type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+
+const STEPS = 3;
+
+interface StepData {
+  W: Weights;
+  G: Weights;
+  Wa: Weights;
+}
+
+/**
+ * A bound on the loss curvature at init, max‖x‖² · Σ ℓ''(q_n) · (1 + ‖θ‖²) (mean: / N), so that
+ * etaScale < 1 keeps the few steps stable: an exp-loss step from a badly misfit init would
+ * otherwise overflow, which says nothing about the identity.
+ */
+function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, loss: LossKind, reduction: Reduction): number {
+  const q = margins(init, data, kind);
+  const second = q.map((v) => (loss === 'exp' ? Math.exp(-v) : loss === 'logistic' ? 0.25 : 2));
+  const curv = second.reduce((a, b) => a + b, 0) / (reduction === 'mean' ? q.length : 1);
+  return maxRowNormSq(data.X) * curv * (1 + init.reduce((s, W) => s + sumSquares(W), 0));
+}
+
+/** Runs a few GD steps of the case (per-layer rates `m` if given) and returns each step's weights and gradient. */
+function runSteps(c: Case, m?: number[]): { steps: StepData[]; eta: number; fanIn: number; depth: number } {
+  const { spec, data, init } = buildExperiment(c.setting);
+  const eta = c.etaScale / curvatureScale(data, init, spec.kind, c.loss, c.reduction);
+  const trainer = new Trainer(data, init, {
+    model: spec, loss: c.loss, reduction: c.reduction, schedule: 'constant', lr: eta,
+    ...(m ? { layerLr: m.slice(0, spec.depth) } : {}),
+  });
+  const steps: StepData[] = [];
+  try {
+    for (let t = 0; t < STEPS; t++) {
+      const W = trainer.weights();
+      const { grads: G } = trainer.gradient();
+      trainer.step();
+      steps.push({ W, G, Wa: trainer.weights() });
+    }
+  } finally {
+    trainer.dispose();
+  }
+  return { steps, eta, fanIn: data.X.length * Math.max(spec.width, data.X[0].length), depth: spec.depth };
+}
+
+function checksOf(run: ReturnType<typeof runSteps>, m: number[]): Check[] {
+  return run.steps.flatMap(({ W, G, Wa }) => balanceChecks(W, G, Wa, run.eta, m.slice(0, run.depth), run.fanIn));
+}
+
+const ones = [1, 1, 1];
+const broken = (k: Check) => Math.abs(k.observed - k.predicted) > k.tol;
+
+describe('C1: exact balance identities of a GD step', () => {
+  test('C1: layer and per-neuron imbalance change by exactly η²(‖G_k‖² − ‖G_{k+1}‖²) per GD step, for any loss', () => {
+    let informative = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        for (const k of checksOf(runSteps(c), ones)) {
+          expect(Math.abs(k.observed - k.predicted), `${k.what}: observed ${k.observed}, predicted ${k.predicted}`).toBeLessThanOrEqual(k.tol);
+          total++;
+          if (k.secondOrder > 10 * k.tol) informative++;
+        }
+      }),
+      { numRuns: runs(40) },
+    );
+    // The identity must say more than "conserved": in a good share of checks the η² term is
+    // well above the tolerance, so a step that dropped it would fail.
+    expect(informative / total).toBeGreaterThan(0.2);
+  });
+});
+
+describe('N-C1: per-layer step sizes break the balance identities', () => {
+  test('N-C1: with per-layer step sizes the identity fails, and fast-check shrinks the failure to a small case', () => {
+    const result = fc.check(
+      fc.property(caseArb, (c) => !checksOf(runSteps(c, c.multipliers), ones).some(broken)),
+      { numRuns: runs(40) },
+    );
+    expect(result.failed).toBe(true);
+    const c = result.counterexample![0];
+    expect(c.setting.n * c.setting.d * c.setting.width).toBeLessThanOrEqual(4);
+  });
+
+  test('N-C1: per-layer step sizes change the imbalance by the predicted first-order term −2η(m_k − m_{k+1})⟨W,G⟩', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        for (const k of checksOf(runSteps(c, c.multipliers), c.multipliers)) {
+          expect(Math.abs(k.observed - k.predicted), `${k.what}`).toBeLessThanOrEqual(k.tol);
+        }
+      }),
+      { numRuns: runs(20) },
+    );
+  });
+});

@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import { inject } from 'vitest';
+import { linearTeacherData, reluTeacherData, type Dataset } from '../src/data.js';
+import type { LossKind, Reduction } from '../src/loss.js';
+import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
+import { stream } from '../src/rng.js';
+
+/** Run count for a property: its own default, times 10 in the explore profile, or THEORY3_RUNS. */
+export function runs(base: number): number {
+  const p = inject('theory3');
+  return p.runsOverride ?? base * p.runsFactor;
+}
+
+/** Seeds for the data and init streams; fast-check shrinks them towards 1. */
+export const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
+
+/**
+ * The structure of one experiment, drawn by fast-check so that shrinking makes a counterexample
+ * small: few points, few dimensions, narrow and shallow networks.
+ */
+export interface Setting {
+  kind: ModelKind;
+  depth: number;
+  width: number;
+  n: number;
+  d: number;
+  /** Margin filter of the teacher: the data set's margin is at least this. */
+  gap: number;
+  initScale: number;
+  seed: number;
+}
+
+export function settingArb(o: {
+  kinds: ModelKind[];
+  depth?: [number, number];
+  width?: [number, number];
+  n?: [number, number];
+  d?: [number, number];
+  gap?: [number, number];
+  initScale?: [number, number];
+}): fc.Arbitrary<Setting> {
+  const int = ([min, max]: [number, number]) => fc.integer({ min, max });
+  const real = ([min, max]: [number, number]) => fc.double({ min, max, noNaN: true });
+  return fc.record({
+    kind: fc.constantFrom(...o.kinds),
+    depth: int(o.depth ?? [2, 3]),
+    width: int(o.width ?? [1, 4]),
+    n: int(o.n ?? [1, 8]),
+    d: int(o.d ?? [1, 4]),
+    gap: real(o.gap ?? [0.2, 0.5]),
+    initScale: real(o.initScale ?? [0.5, 2]),
+    seed: seedArb,
+  });
+}
+
+export interface Experiment {
+  spec: ModelSpec;
+  data: Dataset;
+  init: Weights;
+}
+
+/**
+ * Data labelled by a teacher of the same family (a linear teacher for linear and deep linear
+ * models, a ReLU teacher of width 3 for ReLU nets) with the margin filter, and a Gaussian init
+ * (zero for the linear model).
+ */
+export function buildExperiment(s: Setting): Experiment {
+  const spec = modelSpec(s.kind, s.depth, s.width);
+  const data =
+    s.kind === 'relu'
+      ? reluTeacherData(stream(s.seed, 'data'), s.n, s.d, 3, s.gap)
+      : linearTeacherData(stream(s.seed, 'data'), s.n, s.d, s.gap);
+  const init = initWeights(spec, s.d, s.kind === 'linear' ? 'zero' : 'gaussian', s.initScale, stream(s.seed, 'init'));
+  return { spec, data: { X: data.X, y: data.y }, init };
+}
+
+export const lossArb: fc.Arbitrary<LossKind> = fc.constantFrom('exp', 'logistic', 'squared');
+export const expTypeLossArb: fc.Arbitrary<LossKind> = fc.constantFrom('exp', 'logistic');
+export const reductionArb: fc.Arbitrary<Reduction> = fc.constantFrom('sum', 'mean');
+
+/** float32 unit roundoff. */
+export const U32 = 2 ** -24;
+
+/** Largest squared row norm of the data: sets the scale of stable step sizes. */
+export function maxRowNormSq(X: number[][]): number {
+  return Math.max(...X.map((x) => x.reduce((s, v) => s + v * v, 0)));
+}
