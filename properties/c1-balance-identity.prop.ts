@@ -24,7 +24,7 @@ import type { LossKind, Reduction } from '../src/loss.js';
 import { dot, margins, sumSquares } from '../src/measure.js';
 import type { ModelKind, Weights } from '../src/model.js';
 import { Trainer } from '../src/train.js';
-import { buildExperiment, lossArb, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { buildExperiment, gridReal, lossArb, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
 
 interface Check {
   what: string;
@@ -82,14 +82,14 @@ const caseArb = fc.record({
   loss: lossArb,
   reduction: reductionArb,
   /** Step relative to the curvature bound, large enough that the η² term is visible in float32. */
-  etaScale: fc.double({ min: 0.05, max: 0.8, noNaN: true }),
+  etaScale: gridReal(0.05, 0.8),
   /**
    * Per-layer step multipliers (negative control only): the first layer keeps η and the others
    * differ from it by at least 10%, so the first pair of layers surely has unequal rates (equal
    * multipliers would only rescale η, which is not what the control is about).
    */
   multipliers: fc
-    .array(fc.oneof(fc.double({ min: 0.5, max: 0.9, noNaN: true }), fc.double({ min: 1.1, max: 2, noNaN: true })), { minLength: 2, maxLength: 2 })
+    .array(fc.oneof(gridReal(0.5, 0.9), gridReal(1.1, 2)), { minLength: 2, maxLength: 2 })
     .map((rest) => [1, ...rest]),
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;

@@ -12,7 +12,15 @@ export function runs(base: number): number {
 }
 
 /** Seeds for the data and init streams; fast-check shrinks them towards 1. */
-export const seedArb = fc.integer({ min: 1, max: 0x7fffffff });
+export const seedArb = fc.integer({ min: 1, max: 1_000_000 });
+
+/**
+ * A real in [min, max] on a grid of 1/20: a shrink then takes a few steps (each a training run)
+ * instead of the dozens that halving a double's mantissa would.
+ */
+export function gridReal(min: number, max: number): fc.Arbitrary<number> {
+  return fc.integer({ min: Math.round(min * 20), max: Math.round(max * 20) }).map((v) => v / 20);
+}
 
 /**
  * The structure of one experiment, drawn by fast-check so that shrinking makes a counterexample
@@ -40,7 +48,7 @@ export function settingArb(o: {
   initScale?: [number, number];
 }): fc.Arbitrary<Setting> {
   const int = ([min, max]: [number, number]) => fc.integer({ min, max });
-  const real = ([min, max]: [number, number]) => fc.double({ min, max, noNaN: true });
+  const real = ([min, max]: [number, number]) => gridReal(min, max);
   return fc.record({
     kind: fc.constantFrom(...o.kinds),
     depth: int(o.depth ?? [2, 3]),
@@ -84,4 +92,19 @@ export const U32 = 2 ** -24;
 /** Largest squared row norm of the data: sets the scale of stable step sizes. */
 export function maxRowNormSq(X: number[][]): number {
   return Math.max(...X.map((x) => x.reduce((s, v) => s + v * v, 0)));
+}
+
+/** Steps 0, 1, and then geometrically spaced up to `steps` (ratio `growth`). */
+export function geometricSteps(steps: number, growth = 1.25): number[] {
+  const out = [0];
+  for (let s = 1; s < steps; s = Math.max(s + 1, Math.round(s * growth))) out.push(s);
+  out.push(steps);
+  return out;
+}
+
+/** Index of the first record at which the SUM loss is below ℓ(0): every margin is positive. */
+export function fittedIndex(records: { logLoss: number }[], n: number, reduction: Reduction, loss: LossKind): number {
+  const threshold = Math.log(loss === 'logistic' ? Math.LN2 : 1);
+  const shift = reduction === 'mean' ? Math.log(n) : 0;
+  return records.findIndex((r) => r.logLoss + shift < threshold);
 }

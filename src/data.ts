@@ -67,19 +67,23 @@ export function reluTeacherData(rng: Rng, n: number, d: number, width: number, g
 }
 
 /**
- * Label noise that surely breaks separability through the origin: for `count` points x_n it adds
- * −x_n with the SAME label y_n (the teacher would say −y_n). No w can have y w·x > 0 and
- * y w·(−x) > 0, so no linear (or homogeneous) model fits the set.
+ * Label noise: `count` distinct points x_n are added again with the opposite label. No function
+ * gives one input both signs, so no network fits the set. With count ≥ d points that span R^d (so
+ * almost surely for Gaussian points) it is non-separable in the strong sense that matters for
+ * linear and deep linear models: every direction w ≠ 0 has a point with negative margin, so the
+ * loss grows in every direction and ρ stays bounded. (A ReLU net can still grow with f = 0 on
+ * the noisy points.)
  */
 export function withLabelNoise(data: Dataset, rng: Rng, count: number): Dataset {
-  const X = data.X.map((r) => [...r]);
-  const y = [...data.y];
+  const n = data.X.length;
+  if (count > n) throw new InputError(`label noise on ${count} points needs at least that many, have ${n}`);
+  const order = Array.from({ length: n }, (_, i) => i);
   for (let k = 0; k < count; k++) {
-    const i = rng.int(data.X.length);
-    X.push(data.X[i].map((v) => -v));
-    y.push(data.y[i]);
+    const j = k + rng.int(n - k);
+    [order[k], order[j]] = [order[j], order[k]];
   }
-  return { X, y };
+  const noisy = order.slice(0, count);
+  return { X: [...data.X, ...noisy.map((i) => [...data.X[i]])], y: [...data.y, ...noisy.map((i) => -data.y[i])] };
 }
 
 /** Checks that `value` is a well-formed data set and returns it typed; names the first problem. */

@@ -10,9 +10,9 @@ import { stream, type Rng } from './rng.js';
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) on the active tfjs
  * backend and moves W ← W − c·g, where the host picks the scalar c in float64:
  *   constant  c = η·L            plain gradient descent with step η (∇L = L·∇log L)
- *   flow      c = η₀/(log 1/L)^{2−2/K} once every margin is positive, plain GD before:
- *             the step η_t = η₀/(L (log 1/L)^{2−2/K}) follows the gradient-flow path with a time
- *             change, so ρ grows linearly in steps instead of like log t (THEORY.md, Numerics).
+ *   flow      c = η₀/max(1, log 1/L)^{2−2/K} once every margin is positive, c = η₀·min(1, L)
+ *             before: the step η_t = c/L follows the gradient-flow path with a time change, so ρ
+ *             grows linearly in steps instead of like log t (THEORY.md, Numerics).
  * Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L.
  */
 export type Schedule = 'constant' | 'flow';
@@ -130,7 +130,13 @@ export class Trainer {
     if (!isLog) return lr;
     if (schedule === 'flow') {
       const logSum = logL + (reduction === 'mean' ? Math.log(this.n) : 0);
-      if (logSum < Math.log(fittedThreshold(loss))) return lr / (-logL) ** (2 - 2 / this.K);
+      // Fitted: η_t = η₀/(L (log 1/L)^{2−2/K}); the log is floored at 1 so that a sum loss just
+      // below 1 (log 1/L → 0) does not make the step explode.
+      if (logSum < Math.log(fittedThreshold(loss))) return lr / Math.max(1, -logL) ** (2 - 2 / this.K);
+      // Not fitted: plain GD while L ≤ 1, loss-normalized steps η₀/L while L > 1, which keeps the
+      // first steps from a badly misfit init (L = e^{100}, say) finite. Both are positive time
+      // changes of the same flow.
+      return lr * Math.min(1, Math.exp(logL));
     }
     return lr * Math.exp(logL);
   }

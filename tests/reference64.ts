@@ -4,6 +4,7 @@
  * f = W_K relu(⋯ relu(W_1 x))), and the objectives of src/loss.ts as plain functions of the margins.
  * Not a test file.
  */
+import { inject } from 'vitest';
 import type { Dataset } from '../src/data.js';
 import type { LossSpec } from '../src/loss.js';
 import type { ModelKind, Weights } from '../src/model.js';
@@ -53,12 +54,12 @@ export function lossGrad64(
   data: Dataset,
   kind: ModelKind,
   spec: LossSpec,
-): { L: number; logL: number; grads: Weights; gradsLog: Weights; q: number[] } {
+): { L: number; logL: number; grads: Weights; gradsLog: Weights; q: number[]; dLogL: number[] } {
   const N = data.X.length;
   const pts = data.X.map((x) => outputGrad64(weights, x, kind));
   const q = pts.map((p, n) => data.y[n] * p.f);
   let logL: number;
-  let dLogL: number[]; // ∂ log L / ∂q_n
+  let dLogL: number[]; // ∂ log L / ∂q_n (also for the mean: log(L/N) has the same gradient)
   if (spec.loss === 'squared') {
     const Lsum = q.reduce((s, v) => s + (1 - v) ** 2, 0);
     logL = Math.log(Lsum);
@@ -77,7 +78,7 @@ export function lossGrad64(
     p.grads.forEach((G, k) => G.forEach((row, i) => row.forEach((g, j) => (gradsLog[k][i][j] += c * g))));
   });
   const grads = gradsLog.map((G) => G.map((row) => row.map((g) => g * L)));
-  return { L, logL, grads, gradsLog, q };
+  return { L, logL, grads, gradsLog, q, dLogL };
 }
 
 /** ∇L by central differences in float64, step h per entry scaled to the entry's size. */
@@ -113,3 +114,39 @@ export function absOutput(weights: Weights, x: number[]): number {
   for (const W of weights) h = W.map((row) => row.reduce((s, w, j) => s + Math.abs(w) * h[j], 0));
   return h[0];
 }
+
+/**
+ * ‖Σ_n |∂L/∂q_n| ∂f̄_n/∂W‖ with f̄ the network of |W| on |x|: every partial sum formed while
+ * computing ∇L is bounded by this, so float rounding errors of ∇L are at most m·u times it
+ * (Higham, m = the number of accumulations, a few tens here).
+ */
+export function gradScale64(weights: Weights, data: Dataset, spec: LossSpec, kind: ModelKind): number {
+  const { L, dLogL } = lossGrad64(weights, data, kind, spec);
+  const absW = weights.map((M) => M.map((row) => row.map(Math.abs)));
+  const acc = flat(absW).map(() => 0);
+  data.X.forEach((x, n) => {
+    flat(outputGrad64(absW, x.map(Math.abs), 'linear').grads).forEach((g, i) => (acc[i] += Math.abs(L * dLogL[n]) * g));
+  });
+  return norm2(acc);
+}
+
+/**
+ * The smallest |pre-activation| of a hidden ReLU over all points, ignoring units whose whole input
+ * is zero (their pre-activation stays exactly 0 under any small change of the weights).
+ * Finite differences are only valid when the step cannot cross a kink.
+ */
+export function kinkDistance(weights: Weights, X: number[][]): number {
+  let min = Infinity;
+  for (const x of X) {
+    let h = x;
+    for (const W of weights.slice(0, -1)) {
+      const z = W.map((row) => row.reduce((s, w, j) => s + w * h[j], 0));
+      if (h.some((v) => v !== 0)) for (const v of z) min = Math.min(min, Math.abs(v));
+      h = z.map(relu);
+    }
+  }
+  return min;
+}
+
+/** A property's number of runs, unless the profile overrides every count (THEORY3_RUNS). */
+export const runs = (n: number): number => inject('theory3').runsOverride ?? n;
