@@ -19,12 +19,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { Dataset } from '../src/data.js';
-import type { LossKind, Reduction } from '../src/loss.js';
-import { dot, margins, sumSquares } from '../src/measure.js';
-import type { ModelKind, Weights } from '../src/model.js';
+import { dot, sumSquares } from '../src/measure.js';
+import type { Weights } from '../src/model.js';
 import { Trainer } from '../src/train.js';
-import { buildExperiment, gridReal, lossArb, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { buildExperiment, curvatureScale, gridReal, lossArb, reductionArb, runs, settingArb, U32 } from './common.js';
 
 interface Check {
   what: string;
@@ -100,18 +98,6 @@ interface StepData {
   W: Weights;
   G: Weights;
   Wa: Weights;
-}
-
-/**
- * A bound on the loss curvature at init, max‖x‖² · Σ ℓ''(q_n) · (1 + ‖θ‖²) (mean: / N), so that
- * etaScale < 1 keeps the few steps stable: an exp-loss step from a badly misfit init would
- * otherwise overflow, which says nothing about the identity.
- */
-function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, loss: LossKind, reduction: Reduction): number {
-  const q = margins(init, data, kind);
-  const second = q.map((v) => (loss === 'exp' ? Math.exp(-v) : loss === 'logistic' ? 0.25 : 2));
-  const curv = second.reduce((a, b) => a + b, 0) / (reduction === 'mean' ? q.length : 1);
-  return maxRowNormSq(data.X) * curv * (1 + init.reduce((s, W) => s + sumSquares(W), 0));
 }
 
 /** Runs a few GD steps of the case (per-layer rates `m` if given) and returns each step's weights and gradient. */

@@ -5,9 +5,10 @@
  * After L < 1: L = Θ(1/(t (log t)^{2−2/K})) and ρ = Θ(log t), t the gradient-flow time. Checked on
  * runs of the flow-following schedule, against its accumulated flow time t:
  *   increase  ρ does not decrease from one record to the next after fitting;
- *   rate      the residual r = −log L − log t − (2 − 2/K) log log t stays in a band: its range over
- *             the fitted run is at most BAND of the growth of −log L over the same records (a loss
- *             decaying like 1/t² or 1/√t would move r by half or all of that growth);
+ *   rate      over the late half of the fitted run (in log t), the slope of −log L against
+ *             log t + (2 − 2/K) log log t is within RATE of 1 (a loss decaying like 1/t² would give
+ *             2, like 1/√t 0.5). The approach to slope 1 is slow when a non-support point's margin
+ *             is close to the minimum (slopes down to 0.85 measured), hence RATE = 0.25;
  *   log t     ρ keeps growing in log t: the slope Δρ/Δlog t over the last part of the run is at
  *             least SLOPE × ρ/log t, and the band of ρ/log t over the second half of the fitted
  *             run (in log t) is no wider than over the first half — it tightens.
@@ -25,7 +26,7 @@ import { train, type TrainRecord } from '../src/train.js';
 import { buildExperiment, gridReal, fittedIndex, geometricSteps, maxRowNormSq, runs, settingArb } from './common.js';
 
 const STEPS = 600;
-const BAND = 0.1;
+const RATE = 0.25;
 const SLOPE = 0.1;
 
 const caseArb = fc.record({
@@ -67,10 +68,11 @@ function growthFailure(records: TrainRecord[], fitted: number, K: number): strin
   for (let i = 1; i < late.length; i++) {
     if (late[i].rho < late[i - 1].rho * (1 - 1e-6)) return `ρ decreased from ${late[i - 1].rho} to ${late[i].rho} at step ${late[i].step}`;
   }
-  const r = late.map((x) => -x.logLoss - x.logFlowTime - (2 - 2 / K) * Math.log(x.logFlowTime));
-  const range = Math.max(...r) - Math.min(...r);
-  const lossGrowth = late.at(-1)!.logLoss - late[0].logLoss;
-  if (range > BAND * -lossGrowth) return `log L + log t + (2−2/K) log log t moved by ${range} while −log L grew by ${-lossGrowth}`;
+  const half = late.filter((x) => x.logFlowTime >= late.at(-1)!.logFlowTime / 2);
+  if (half.length < 3) return `only ${half.length} records in the late half of the run`;
+  const clock = (x: TrainRecord) => x.logFlowTime + (2 - 2 / K) * Math.log(x.logFlowTime);
+  const rate = (half[0].logLoss - half.at(-1)!.logLoss) / (clock(half.at(-1)!) - clock(half[0]));
+  if (Math.abs(rate - 1) > RATE) return `−log L grew at ${rate} × (log t + (2−2/K) log log t), not 1`;
   const s = relativeEndSlope(late);
   if (s < SLOPE) return `ρ stopped growing in log t: end slope ${s} × ρ/log t`;
   const mid = (late[0].logFlowTime + late.at(-1)!.logFlowTime) / 2;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { inject } from 'vitest';
 import { linearTeacherData, reluTeacherData, type Dataset } from '../src/data.js';
 import type { LossKind, Reduction } from '../src/loss.js';
+import { margins, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 
@@ -108,3 +109,16 @@ export function fittedIndex(records: { logLoss: number }[], n: number, reduction
   const shift = reduction === 'mean' ? Math.log(n) : 0;
   return records.findIndex((r) => r.logLoss + shift < threshold);
 }
+
+/**
+ * A bound on the loss curvature at init, max‖x‖² · Σ ℓ''(q_n) · (1 + ‖θ‖²) (mean: / N): a
+ * constant step η = s/curvatureScale with s < 1 keeps GD stable from the start. An exp-loss step
+ * from a badly misfit init would otherwise overflow, which says nothing about any claim.
+ */
+export function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, loss: LossKind, reduction: Reduction): number {
+  const q = margins(init, data, kind);
+  const second = q.map((v) => (loss === 'exp' ? Math.exp(-v) : loss === 'logistic' ? 0.25 : 2));
+  const curv = second.reduce((a, b) => a + b, 0) / (reduction === 'mean' ? q.length : 1);
+  return maxRowNormSq(data.X) * curv * (1 + init.reduce((s, W) => s + sumSquares(W), 0));
+}
+
