@@ -1,16 +1,23 @@
 import { DivergenceError, InputError } from './errors.js';
 import { emit, toJson } from './cli/output.js';
 import { runTrain, TRAIN_USAGE } from './cli/train.js';
+import { runSvm, svmAnnotator, SVM_USAGE } from './cli/svm.js';
 
 const USAGE = `usage:
-  ${TRAIN_USAGE}`;
+  ${TRAIN_USAGE}
+  ${SVM_USAGE}`;
 
 /** The command line: one subcommand per job; user mistakes print one line and exit non-zero. */
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'train': {
-      const { out, result } = await runTrain(rest);
+      const { out, result } = await runTrain(rest, svmAnnotator);
+      emit(toJson(result), out);
+      return;
+    }
+    case 'svm': {
+      const { out, result } = runSvm(rest);
       emit(toJson(result), out);
       return;
     }
@@ -21,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
       if (command === undefined) process.exitCode = 2;
       return;
     default:
-      throw new InputError(`unknown command "${command}" (expected train)`);
+      throw new InputError(`unknown command "${command}" (expected train or svm)`);
   }
 }
 

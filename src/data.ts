@@ -105,7 +105,7 @@ export function parseDataset(value: unknown, source: string): Dataset {
     });
   });
   y.forEach((v, n) => {
-    if (v !== 1 && v !== -1 && v !== 0) throw new InputError(`${source}: y[${n}] is ${JSON.stringify(v)}; labels must be -1 or +1`);
+    if (v !== 1 && v !== -1) throw new InputError(`${source}: y[${n}] is ${JSON.stringify(v)}; labels must be -1 or +1`);
   });
   return { X: X as number[][], y: y as number[] };
 }

@@ -5,13 +5,14 @@ import { InputError } from '../errors.js';
  * JSON with no NaN, Infinity or null standing in for them: a non-finite number in a result is a
  * bug or a divergence, and must be named rather than written as null. The one legal overflow, a
  * flow time past float64 (the flow schedule's steps grow like 1/L), is written as a decimal string
- * from its logarithm, e.g. "1.3e+1234".
+ * from its logarithm, e.g. "1.3e+1234"; and log t = −∞ at step 0 (t = 0) leaves logFlowTime out.
  */
 export function toJson(value: unknown): string {
   return JSON.stringify(
     value,
     function (key, v) {
       if (typeof v === 'number' && !Number.isFinite(v)) {
+        if (key === 'logFlowTime' && v === -Infinity && this.flowTime === 0) return undefined;
         if (key === 'flowTime' && typeof this.logFlowTime === 'number' && Number.isFinite(this.logFlowTime)) {
           return expString(this.logFlowTime);
         }
