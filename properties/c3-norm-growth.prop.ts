@@ -9,9 +9,13 @@
  *             log t + (2 − 2/K) log log t is within RATE of 1 (a loss decaying like 1/t² would give
  *             2, like 1/√t 0.5). The approach to slope 1 is slow when a non-support point's margin
  *             is close to the minimum (slopes down to 0.85 measured), hence RATE = 0.25;
- *   log t     ρ keeps growing in log t: the slope Δρ/Δlog t over the last part of the run is at
- *             least SLOPE × ρ/log t, and the band of ρ/log t over the second half of the fitted
- *             run (in log t) is no wider than over the first half — it tightens.
+ *   log t     ρ keeps growing in proportion to log t: the slope Δρ/Δlog t over the late half of
+ *             the run (in log t) is between SLOPE and 1/SLOPE times ρ/log t (bounded ρ gives ~0;
+ *             ρ ~ log t gives → 1; ρ ~ t^a would give a·log t), and ρ/log t stays within a factor
+ *             BAND over that half (ρ ~ (log t)² would double it).
+ *             A tightening band of ρ/log t would be nicer still, but right after fitting ρ/log t
+ *             still drifts towards 1/γ (measured: 0.98 → 1.27 on a linear model while log t went
+ *             2.4 → 6.4), so "tightening" fails on healthy runs within this budget.
  * ‖w‖/log t itself converges far too slowly to test (20–50% off at t = 1e6, THEORY.md).
  *
  * Negative controls: on non-separable data (label noise) and with the squared loss, ρ converges
@@ -28,6 +32,7 @@ import { buildExperiment, gridReal, fittedIndex, geometricSteps, maxRowNormSq, r
 const STEPS = 600;
 const RATE = 0.25;
 const SLOPE = 0.1;
+const BAND = 2;
 
 const caseArb = fc.record({
   setting: settingArb({ kinds: ['linear', 'deep-linear', 'relu'], depth: [2, 3], width: [3, 5], n: [2, 8], d: [2, 4], initScale: [0.5, 1.5] }),
@@ -74,11 +79,8 @@ function growthFailure(records: TrainRecord[], fitted: number, K: number): strin
   const rate = (half[0].logLoss - half.at(-1)!.logLoss) / (clock(half.at(-1)!) - clock(half[0]));
   if (Math.abs(rate - 1) > RATE) return `−log L grew at ${rate} × (log t + (2−2/K) log log t), not 1`;
   const s = relativeEndSlope(late);
-  if (s < SLOPE) return `ρ stopped growing in log t: end slope ${s} × ρ/log t`;
-  const mid = (late[0].logFlowTime + late.at(-1)!.logFlowTime) / 2;
-  const first = late.filter((x) => x.logFlowTime <= mid);
-  const second = late.filter((x) => x.logFlowTime >= mid);
-  if (spread(second) > spread(first)) return `ρ/log t band widened from ${spread(first)} to ${spread(second)}`;
+  if (s < SLOPE || s > 1 / SLOPE) return `ρ does not grow like log t: end slope ${s} × ρ/log t`;
+  if (spread(half) > BAND - 1) return `ρ/log t varies by a factor ${spread(half) + 1} over the late half`;
   return null;
 }
 
