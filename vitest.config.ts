@@ -8,6 +8,8 @@ export default defineConfig({
     // Training loops are synchronous and cannot be interrupted: properties size their runs to
     // finish well inside this.
     testTimeout: 120_000,
+    // vitest picks one worker on 2 cores; test files are independent and CPU-bound, so use both.
+    maxWorkers: 2,
     hookTimeout: 60_000,
   },
 });

@@ -47,6 +47,7 @@ export function margins(weights: Weights, data: Dataset, kind: ModelKind): numbe
 /** log ℓ(q) for exp and logistic, accurate for every q (log1p form for the logistic tail). */
 function logLossPoint(q: number, loss: 'exp' | 'logistic'): number {
   if (loss === 'exp') return -q;
+  if (q < -30) return Math.log(-q + Math.log1p(Math.exp(q))); // log1p(e^{−q}) = −q + log1p(e^{q})
   if (q < 30) return Math.log(Math.log1p(Math.exp(-q)));
   const u = Math.exp(-q);
   return -q + Math.log1p(-u / 2); // log(log1p(u)) = log u + log(1 − u/2 + …)
@@ -68,8 +69,10 @@ export function logLoss(q: number[], spec: LossSpec): number {
 export function inverseLossOfSum(q: number[], loss: LossSpec['loss']): number {
   if (loss !== 'logistic') return -logSumExp(q.map((v) => -v));
   const logL = logLoss(q, { loss, reduction: 'sum' });
-  if (logL < -30) return -logL - Math.exp(logL) / 2; // expm1(L)/L = 1 + L/2 + …
-  return -Math.log(Math.expm1(Math.exp(logL)));
+  const L = Math.exp(logL);
+  if (logL < -30) return -logL - L / 2; // expm1(L)/L = 1 + L/2 + …
+  if (L > 30) return -L - Math.log1p(-Math.exp(-L)); // e^L − 1 = e^L (1 − e^{−L}), no overflow
+  return -Math.log(Math.expm1(L));
 }
 
 export interface Metrics {
@@ -97,7 +100,8 @@ export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: 
   const norms = layerNorms(weights);
   const norm = globalNorm(weights);
   const minMargin = Math.min(...q);
-  const scale = norm ** K;
+  // The zero network (step 0 of a zero init) has no direction: its margins are reported as 0.
+  const scale = norm === 0 ? Infinity : norm ** K;
   return {
     logLoss: logLoss(q, spec),
     norm,

@@ -12,7 +12,8 @@ export function parseOptions(
     const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
     return { values: values as Record<string, string | undefined>, positionals };
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    // node's messages can span lines ("--lr -1" is "ambiguous"): keep the first, one line out.
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').split('\n')[0].trim();
     throw new InputError(`${command}: ${msg}`);
   }
 }
