@@ -5,6 +5,7 @@ import type { LossKind, Reduction } from '../src/loss.js';
 import { margins, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
+import { withMarginGap, type SvmResult } from '../src/svm.js';
 
 /** Run count for a property: its own default, times 10 in the explore profile, or THEORY3_RUNS. */
 export function runs(base: number): number {
@@ -122,3 +123,38 @@ export function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, lo
   return maxRowNormSq(data.X) * curv * (1 + init.reduce((s, W) => s + sumSquares(W), 0));
 }
 
+
+/** Largest eigenvalue of ZᵀZ/N, z_n = y_n x_n (power iteration): the constant step η = 1/λ_max is Soudry et al.'s setting. */
+export function lambdaMax(data: Dataset): number {
+  const d = data.X[0].length;
+  const N = data.X.length;
+  let v = new Array<number>(d).fill(1 / Math.sqrt(d));
+  let lam = 0;
+  for (let it = 0; it < 500; it++) {
+    const u = new Array<number>(d).fill(0);
+    for (const x of data.X) {
+      const s = x.reduce((a, b, i) => a + b * v[i], 0);
+      x.forEach((xi, i) => (u[i] += (s * xi) / N));
+    }
+    lam = Math.hypot(...u);
+    v = u.map((x) => x / lam);
+  }
+  return lam;
+}
+
+/**
+ * A separable set for the linear claims: points from a linear teacher, then every non-support
+ * point closer than `gap` (in SVM units) to the margin dropped, so that the asymptotic regime
+ * (only support vectors matter) arrives within a test's budget. Returns the exact SVM with it.
+ */
+export const linearGapArb = fc.record({
+  n: fc.integer({ min: 4, max: 12 }),
+  d: fc.integer({ min: 2, max: 3 }),
+  seed: seedArb,
+});
+
+export function linearGapData(s: { n: number; d: number; seed: number }, gap = 1): { data: Dataset; svm: SvmResult } {
+  const raw = linearTeacherData(stream(s.seed, 'data'), s.n, s.d, 0.1);
+  const { X, y, svm } = withMarginGap(raw.X, raw.y, gap);
+  return { data: { X, y }, svm };
+}
