@@ -5,7 +5,9 @@
  * quadprog (Goldfarb–Idnani dual active set), whose multipliers are the dual variables alpha.
  */
 import { solveQP } from 'quadprog';
+import { parseDataset } from './data.js';
 import { InputError } from './errors.js';
+import { dot } from './measure.js';
 
 export interface SvmCertificate {
   primalInfeasibility: number; // max_n max(0, 1 - y_n x_n·w)
@@ -58,7 +60,7 @@ const SUPPORT_RTOL = 1e-9;
  * complementarySlackness is absolute, so it grows like eps/gamma³ for tiny margins.
  */
 export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
-  validate(X, y);
+  parseDataset({ X, y }, 'svm input'); // throws InputError naming the first problem
   const N = X.length;
   const d = X[0].length;
   const Z = X.map((x, n) => x.map((v) => y[n] * v));
@@ -153,33 +155,6 @@ function certify(Z: number[][], w: number[], alpha: number[]): SvmCertificate {
     dualityGap: Math.abs(primal - dual) / Math.max(1, Math.abs(primal)),
     dualInfeasibility,
   };
-}
-
-function dot(a: number[], b: number[]): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
-}
-
-function validate(X: number[][], y: number[]): void {
-  if (!Array.isArray(X) || !Array.isArray(y)) throw new InputError('X and y must be arrays');
-  if (X.length === 0) throw new InputError('X is empty: need at least one point');
-  if (X.length !== y.length) {
-    throw new InputError(`X has ${X.length} points but y has ${y.length} labels`);
-  }
-  const d = Array.isArray(X[0]) ? X[0].length : 0;
-  if (d === 0) throw new InputError('X[0] is empty: points need at least one coordinate');
-  X.forEach((x, n) => {
-    if (!Array.isArray(x) || x.length !== d) {
-      throw new InputError(`X[${n}] has ${Array.isArray(x) ? x.length : 'no'} coordinates, expected ${d}`);
-    }
-    x.forEach((v, i) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new InputError(`X[${n}][${i}] is not a finite number: ${v}`);
-      }
-    });
-    if (y[n] !== 1 && y[n] !== -1) throw new InputError(`y[${n}] is ${y[n]}, labels must be +1 or -1`);
-  });
 }
 
 /**

@@ -237,12 +237,12 @@ describe('maxMarginSvm rejects non-separable data', () => {
 describe('maxMarginSvm validates its input', () => {
   const cases: [string, number[][], number[], RegExp][] = [
     ['no points', [], [], /empty/],
-    ['fewer labels than points', [[1, 0], [0, 1]], [1], /2 points but y has 1 label/],
-    ['ragged rows', [[1, 0], [0, 1, 2]], [1, 1], /X\[1\] has 3 coordinates, expected 2/],
-    ['zero-length points', [[]], [1], /at least one coordinate/],
+    ['fewer labels than points', [[1, 0], [0, 1]], [1], /2 rows but "y" has 1 label/],
+    ['ragged rows', [[1, 0], [0, 1, 2]], [1, 1], /ragged rows: X\[0\] has 2 values but X\[1\] has 3/],
+    ['zero-length points', [[]], [1], /X\[0\] is empty/],
     ['NaN', [[1, NaN]], [1], /X\[0\]\[1\] is not a finite number/],
     ['Infinity', [[1, 0], [Infinity, 0]], [1, 1], /X\[1\]\[0\] is not a finite number/],
-    ['label 0', [[1, 0], [0, 1]], [1, 0], /y\[1\] is 0, labels must be \+1 or -1/],
+    ['label 0', [[1, 0], [0, 1]], [1, 0], /y\[1\] is 0; labels must be -1 or \+1/],
     ['label 2', [[1, 0]], [2], /y\[0\] is 2/],
   ];
   test.each(cases)('%s', (_, X, y, msg) => {
