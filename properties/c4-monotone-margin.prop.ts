@@ -17,13 +17,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { C4_TOL, fittedIndex, marginDecrease, marginDecreaseBeforeFit, normalizedMargin, perLayerSmoothedMargin, smoothedMargin } from '../src/checks.js';
+import type { StoredJob } from '../src/counterexamples.js';
 import { initWeights } from '../src/model.js';
 import { stream } from '../src/rng.js';
-import { train, type Schedule, type TrainRecord } from '../src/train.js';
-import { buildExperiment, curvatureScale, fittedIndex, gridReal, runs, settingArb } from './common.js';
+import { train, type Schedule } from '../src/train.js';
+import { buildExperiment, curvatureScale, gridReal, runs, settingArb } from './common.js';
+import { assertProperty, checkProperty } from './store.js';
 
 const STEPS = 300;
-const TOL = 1e-6;
 
 const caseArb = fc.record({
   setting: settingArb({ kinds: ['linear', 'deep-linear', 'relu'], depth: [2, 3], width: [1, 4], n: [1, 6], d: [1, 3], initScale: [0.5, 3] }),
@@ -32,55 +34,57 @@ const caseArb = fc.record({
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
-/** A run recorded at every step, Gaussian init for every model (a zero start would hide the pre-fit phase). */
-function runCase(c: Case, steps = STEPS) {
+/** The run of a case, recorded at every step; Gaussian init for every model (a zero start would hide the pre-fit phase). */
+function jobOf(c: Case, check: string, steps = STEPS): StoredJob {
   const { spec, data } = buildExperiment(c.setting);
   const init = initWeights(spec, c.setting.d, 'gaussian', c.setting.initScale, stream(c.setting.seed, 'init'));
-  const n = data.X.length;
-  const { records } = train(data, init, {
-    model: spec, loss: 'exp', reduction: 'sum', schedule: c.schedule, lr: c.lrScale / curvatureScale(data, init, spec.kind, 'exp', 'sum'),
-  }, { steps, record: Array.from({ length: steps + 1 }, (_, i) => i) });
-  return { records, fitted: fittedIndex(records, n, 'sum', 'exp') };
+  const options = { model: spec, loss: 'exp' as const, reduction: 'sum' as const, schedule: c.schedule, lr: c.lrScale / curvatureScale(data, init, spec.kind, 'exp', 'sum') };
+  return { data, init, options, steps, record: Array.from({ length: steps + 1 }, (_, i) => i), check };
 }
 
-const perLayer = (r: TrainRecord) => (r.smoothedMargin * r.norm ** r.layerNorms.length) / r.rho;
-
-/** First step from `from` on at which `margin` drops by more than TOL relative, or null. */
-function firstDecrease(records: TrainRecord[], from: number, margin: (r: TrainRecord) => number, tol: number): string | null {
-  for (let i = Math.max(from, 0) + 1; i < records.length; i++) {
-    const a = margin(records[i - 1]);
-    const b = margin(records[i]);
-    if (b < a - tol * Math.abs(a)) return `dropped from ${a} to ${b} at step ${records[i].step}`;
-  }
-  return null;
+function run(job: StoredJob) {
+  const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record });
+  return { records, fitted: fittedIndex(records, job.data.X.length, job.options) };
 }
 
 describe('C4: the smoothed margin is non-decreasing once L < 1', () => {
   test('C4: after L < 1, γ̃ = −log L/‖θ‖^K and −log L/∏ρ_k never decrease under GD (relative tolerance 1e-6)', () => {
     let fittedRuns = 0;
     let total = 0;
-    fc.assert(
-      fc.property(caseArb, (c) => {
+    const gd = (c: Case): Case => ({ ...c, schedule: 'constant' });
+    assertProperty({
+      id: 'C4-smoothed-margin',
+      arb: caseArb,
+      job: (c) => jobOf(gd(c), 'C4/smoothed-margin'),
+      predicate: (c) => {
         total++;
-        const { records, fitted } = runCase({ ...c, schedule: 'constant' });
+        const { records, fitted } = run(jobOf(gd(c), 'C4/smoothed-margin'));
         if (fitted < 0) return; // nothing is claimed before L < 1
         fittedRuns++;
-        expect(firstDecrease(records, fitted, (r) => r.smoothedMargin, TOL), 'γ̃').toBeNull();
-        expect(firstDecrease(records, fitted, perLayer, TOL), 'per-layer γ̃').toBeNull();
-      }),
-      { numRuns: runs(12) },
-    );
+        expect(marginDecrease(records, fitted, smoothedMargin, C4_TOL), 'γ̃').toBeNull();
+        expect(marginDecrease(records, fitted, perLayerSmoothedMargin, C4_TOL), 'per-layer γ̃').toBeNull();
+      },
+      params: { numRuns: runs(12) },
+    });
     expect(fittedRuns, `only ${fittedRuns} of ${total} runs reached L < 1`).toBeGreaterThanOrEqual(total / 2);
   });
 });
 
 describe('N-C4: where the margin may decrease', () => {
   test('N-C4: before L < 1, fast-check finds a decrease of γ̃ and shrinks it to a few points in few dimensions', () => {
-    const result = fc.check(
-      // The pre-fit phase is the first few dozen steps: short runs keep shrinking quick.
-      fc.property(caseArb, (c) => firstDecrease(runCase(c, 40).records, 0, (r) => r.smoothedMargin, 0) === null),
-      { numRuns: runs(12) },
-    );
+    // The pre-fit phase is the first few dozen steps: short runs keep shrinking quick.
+    const job = (c: Case) => jobOf(c, 'C4/smoothed-margin-before-fit', 40);
+    const result = checkProperty({
+      id: 'N-C4-before-fit',
+      arb: caseArb,
+      job,
+      // The same tolerance as the claim, so that float32 noise cannot pass for a decrease.
+      predicate: (c) => {
+        const { records, fitted } = run(job(c));
+        return marginDecreaseBeforeFit(records, fitted) === null;
+      },
+      params: { numRuns: runs(12) },
+    });
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;
     expect(s.n).toBeLessThanOrEqual(4);
@@ -89,13 +93,17 @@ describe('N-C4: where the margin may decrease', () => {
   });
 
   test('N-C4: the raw normalized margin γ̄ = q_min/‖θ‖^K can decrease even after L < 1', () => {
-    const result = fc.check(
-      fc.property(caseArb, (c) => {
-        const { records, fitted } = runCase(c);
-        return fitted < 0 || firstDecrease(records, fitted, (r) => r.normalizedMargin, TOL) === null;
-      }),
-      { numRuns: runs(12) },
-    );
+    const job = (c: Case) => jobOf(c, 'C4/normalized-margin');
+    const result = checkProperty({
+      id: 'N-C4-raw-margin',
+      arb: caseArb,
+      job,
+      predicate: (c) => {
+        const { records, fitted } = run(job(c));
+        return fitted < 0 || marginDecrease(records, fitted, normalizedMargin, C4_TOL) === null;
+      },
+      params: { numRuns: runs(12) },
+    });
     expect(result.failed).toBe(true);
   });
 });

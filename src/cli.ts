@@ -2,10 +2,12 @@ import { DivergenceError, InputError } from './errors.js';
 import { emit, toJson } from './cli/output.js';
 import { runTrain, TRAIN_USAGE } from './cli/train.js';
 import { runSvm, svmAnnotator, SVM_USAGE } from './cli/svm.js';
+import { runReplay, REPLAY_USAGE } from './cli/replay.js';
 
 const USAGE = `usage:
   ${TRAIN_USAGE}
-  ${SVM_USAGE}`;
+  ${SVM_USAGE}
+  ${REPLAY_USAGE}`;
 
 /** The command line: one subcommand per job; user mistakes print one line and exit non-zero. */
 async function main(argv: string[]): Promise<void> {
@@ -21,6 +23,9 @@ async function main(argv: string[]): Promise<void> {
       emit(toJson(result), out);
       return;
     }
+    case 'replay':
+      await runReplay(rest);
+      return;
     case undefined:
     case '-h':
     case '--help':
@@ -28,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
       if (command === undefined) process.exitCode = 2;
       return;
     default:
-      throw new InputError(`unknown command "${command}" (expected train or svm)`);
+      throw new InputError(`unknown command "${command}" (expected train, svm or replay)`);
   }
 }
 

@@ -1,0 +1,53 @@
+import { writeFileSync } from 'node:fs';
+import { useBackend, type BackendName } from '../backend.js';
+import { CHECKS } from '../checks.js';
+import type { Counterexample } from '../counterexamples.js';
+import { parseDataset, readJsonFile } from '../data.js';
+import { InputError } from '../errors.js';
+import { checkWeights } from '../model.js';
+import { renderSvg, trajectoryCharts } from '../plot.js';
+import { train } from '../train.js';
+import { parseOptions } from './args.js';
+import { emit, toJson } from './output.js';
+
+export const REPLAY_USAGE = 'theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]';
+
+/**
+ * `replay`: re-runs a stored counterexample's training job on the backend it was found on, says
+ * which claim it violates and by how much, writes the trajectory in the `train` output format and
+ * plots it. Exit 0 when the violation reproduces, 1 when it does not.
+ */
+export async function runReplay(argv: string[]): Promise<void> {
+  const { values, positionals } = parseOptions(argv, ['out', 'plot'], 'replay');
+  if (positionals.length !== 1) throw new InputError(`replay needs exactly one counterexample file (${REPLAY_USAGE})`);
+  const file = positionals[0];
+  const c = readJsonFile(file, 'counterexample') as Partial<Counterexample> | null;
+  if (typeof c !== 'object' || c === null || typeof c.property !== 'string') throw new InputError(`${file} is not a counterexample file (no "property")`);
+  if (!c.job) throw new InputError(`${file}: property ${c.property} stored no training job; rerun it with THEORY3_SEED=${c.seed} instead`);
+  const job = c.job;
+  const check = CHECKS[job.check];
+  if (!check) throw new InputError(`${file}: unknown check "${job.check}"`);
+  const data = parseDataset(job.data, `${file} job.data`);
+  const init = checkWeights(job.init, job.options.model, data.X[0].length, `${file} job.init`);
+  const backend = (c.backend ?? 'wasm') as BackendName;
+  await useBackend(backend);
+
+  const { records, weights } = train(data, init, job.options, { steps: job.steps, record: job.record });
+  const verdict = check.run(records, { ...job.options, n: data.X.length });
+  const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
+  if (values.out !== undefined) emit(toJson(trajectory), values.out);
+  if (values.plot !== undefined) {
+    const svg = await renderSvg(trajectoryCharts(records, `${c.property} (${job.check})`));
+    try {
+      writeFileSync(values.plot, svg);
+    } catch (e) {
+      throw new InputError(`cannot write --plot ${values.plot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const line = verdict
+    ? `${c.property}: violates ${check.claim} (${job.check}): ${verdict}`
+    : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on this run (stored failure: ${c.failure})`;
+  // With --out the trajectory owns no stdout; the verdict goes to stdout either way, as one line.
+  process.stdout.write(line + '\n');
+  if (!verdict) process.exitCode = 1;
+}
