@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { inject } from 'vitest';
 import { linearTeacherData, reluTeacherData, type Dataset } from '../src/data.js';
 import type { LossKind, Reduction } from '../src/loss.js';
+import { fittedIndex as fittedIndexOf } from '../src/checks.js';
 import { margins, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
@@ -104,11 +105,9 @@ export function geometricSteps(steps: number, growth = 1.25): number[] {
   return out;
 }
 
-/** Index of the first record at which the SUM loss is below ℓ(0): every margin is positive. */
+/** Index of the first record with every margin positive (see src/checks.ts). */
 export function fittedIndex(records: { logLoss: number }[], n: number, reduction: Reduction, loss: LossKind): number {
-  const threshold = Math.log(loss === 'logistic' ? Math.LN2 : 1);
-  const shift = reduction === 'mean' ? Math.log(n) : 0;
-  return records.findIndex((r) => r.logLoss + shift < threshold);
+  return fittedIndexOf(records, n, { loss, reduction });
 }
 
 /**

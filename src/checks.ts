@@ -115,7 +115,13 @@ export interface CheckContext extends LossSpec {
  */
 export const CHECKS: Record<string, { claim: string; run: (records: TrainRecord[], ctx: CheckContext) => string | null }> = {
   'C2/growth': { claim: 'C2', run: (r, c) => layerGrowthFailure(r, Math.max(fittedIndex(r, c.n, c), 0)) },
-  'C2/balance': { claim: 'C2', run: (r, c) => balanceFailure(r, Math.max(fittedIndex(r, c.n, c), 0)) },
+  'C2/balanced-growth': {
+    claim: 'C2',
+    run: (r, c) => {
+      const f = Math.max(fittedIndex(r, c.n, c), 0);
+      return layerGrowthFailure(r, f) ?? balanceFailure(r, f);
+    },
+  },
   'C3/growth': { claim: 'C3', run: (r, c) => normGrowthFailure(r, Math.max(fittedIndex(r, c.n, c), 0)) },
   'C3/end-slope': {
     claim: 'C3',

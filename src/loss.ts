@@ -61,3 +61,75 @@ export function objective(q: tf.Tensor1D, spec: LossSpec): { value: tf.Scalar; i
 export function fittedThreshold(loss: LossKind): number {
   return loss === 'logistic' ? Math.LN2 : 1;
 }
+
+/**
+ * The objective of the network outputs f_n on the host, in float64, and its derivative: what the
+ * training step needs from the loss. The margins are q_n = y_n f_n; `logScale` multiplies L by
+ * e^{logScale} (a minibatch estimate of the full sum). For exp and logistic the value is log L and
+ * the derivative ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n), finite at any scale; for the
+ * squared control the value is L itself and the derivative ∂L/∂f_n.
+ *
+ * Computing this in float64 from the float32 outputs is exact up to the rounding of f (the tfjs
+ * `objective` above rounds every intermediate to float32 as well), and it is O(N) scalar work, cheaper
+ * on the host than the half-dozen kernels of a taped log-sum-exp on the backend.
+ */
+/** Past this margin ℓ(q) = log1p(e^{−q}) is below 1e-13 and its series in u = e^{−q} is exact in float64. */
+const LOGISTIC_TAIL = 30;
+
+export interface OutputObjective {
+  /** log L (isLog) or L (squared). */
+  value: number;
+  isLog: boolean;
+  /** ∂value/∂f_n for every point. */
+  grad: Float64Array;
+}
+
+export function objectiveOfOutputs(f: ArrayLike<number>, y: ArrayLike<number>, spec: LossSpec, logScale = 0): OutputObjective {
+  const n = f.length;
+  const grad = new Float64Array(n);
+  const shift = spec.reduction === 'mean' ? Math.log(n) : 0;
+  if (spec.loss === 'squared') {
+    const scale = Math.exp(logScale - shift);
+    let L = 0;
+    for (let i = 0; i < n; i++) {
+      const r = 1 - y[i] * f[i];
+      L += r * r;
+      grad[i] = -2 * r * y[i] * scale;
+    }
+    return { value: L * scale, isLog: false, grad };
+  }
+  // per[i] = log ℓ(q_i), then softmax weights e^{per[i] − log L}; NaN and ±∞ propagate to log L.
+  const per = new Float64Array(n);
+  let m = -Infinity;
+  if (spec.loss === 'exp') {
+    for (let i = 0; i < n; i++) m = Math.max(m, (per[i] = -y[i] * f[i]));
+    let s = 0;
+    for (let i = 0; i < n; i++) s += per[i] = Math.exp(per[i] - m);
+    // (log ℓ)' = −1: ∂ log L/∂f_n = −y_n softmax(−q)_n
+    for (let i = 0; i < n; i++) grad[i] = (-per[i] / s) * y[i];
+    return { value: m + Math.log(s) - shift + logScale, isLog: true, grad };
+  }
+  for (let i = 0; i < n; i++) {
+    // ℓ(q) = softplus(−q) = max(−q, 0) + log1p(u), σ(−q) = (q > 0 ? u : 1)/(1 + u), u = e^{−|q|}
+    const q = y[i] * f[i];
+    const u = Math.exp(-Math.abs(q));
+    let logL: number;
+    let dLog: number; // (log ℓ)'(q) = −σ(−q)/ℓ(q)
+    if (q < LOGISTIC_TAIL) {
+      const l = Math.max(-q, 0) + Math.log1p(u);
+      logL = Math.log(l);
+      dLog = -(q > 0 ? u : 1) / (1 + u) / l;
+    } else {
+      // ℓ = u(1 − u/2 + …) with u ≤ 1e-13: log ℓ = −q + log1p(−u/2), σ(−q)/ℓ = 1/((1 + u)(1 − u/2))
+      logL = -q + Math.log1p(-u / 2);
+      dLog = -1 / ((1 + u) * (1 - u / 2));
+    }
+    m = Math.max(m, (per[i] = logL));
+    grad[i] = dLog * y[i];
+  }
+  let s = 0;
+  for (let i = 0; i < n; i++) s += per[i] = Math.exp(per[i] - m);
+  for (let i = 0; i < n; i++) grad[i] *= per[i] / s;
+  return { value: m + Math.log(s) - shift + logScale, isLog: true, grad };
+}
+

@@ -1,19 +1,37 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
-import { fittedThreshold, objective, type LossSpec } from './loss.js';
+import { fittedThreshold, objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
-import { forward, type ModelSpec, type Weights } from './model.js';
+import type { ModelSpec, Weights } from './model.js';
 import { stream, type Rng } from './rng.js';
 
 /**
- * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) on the active tfjs
- * backend and moves W ← W − c·g, where the host picks the scalar c in float64:
+ * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
+ * W ← W − c·g, where the host picks the scalar c in float64:
  *   constant  c = η·L            plain gradient descent with step η (∇L = L·∇log L)
  *   flow      c = η₀/max(1, log 1/L)^{2−2/K} once every margin is positive, c = η₀·min(1, L)
  *             before: the step η_t = c/L follows the gradient-flow path with a time change, so ρ
  *             grows linearly in steps instead of like log t (THEORY.md, Numerics).
  * Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L.
+ *
+ * How a step runs (issue 6: a step is a handful of kernels, not a taped graph). The network is a
+ * chain of matrix products, so its forward and backward passes are written out here instead of
+ * recorded on a tfjs gradient tape:
+ *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
+ *   2. one download of the N outputs; the host evaluates the loss of the margins y_n f_n in
+ *      float64 (`objectiveOfOutputs`: log L and ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n)),
+ *      checks it is finite, and picks c;
+ *   3. one upload of the N numbers −c ∂ log L/∂f_n: c is folded in there, so there is no scalar
+ *      tensor per step and the backward pass yields the update −c·g itself;
+ *   4. backward on the backend: G_k = Σ_n δ_n ∂f_n/∂W_k by the chain rule (a few matMuls), and
+ *      W_k ← W_k + G_k.
+ * Layouts are chosen for the wasm backend, whose matMul runs XNNPACK only without transposes (any
+ * transpose takes a naive loop, 10× slower) and caches the packed right operand by tensor id, so the
+ * constant data are kept in both layouts (X [N,d], Xᵀ [d,N]) and serve as the right operand; the
+ * first hidden layer is computed transposed, Hᵀ = relu(W₁Xᵀ) [h,N], so that G₁ = (mask ⊙ δ)·X needs
+ * no transpose either. The naive loop is kept for matrix–vector products (N·h multiply-adds), where
+ * it beats packing a fresh operand.
  */
 export type Schedule = 'constant' | 'flow';
 export const SCHEDULES: readonly Schedule[] = ['constant', 'flow'];
@@ -34,16 +52,35 @@ export interface TrainOptions extends LossSpec {
 }
 
 export interface StepInfo {
-  /** log of the objective on the step's batch, before the step (float32 precision). */
+  /** log of the objective on the step's batch, before the step (float64 from the float32 outputs). */
   logLoss: number;
   /** The step η_t on L itself, so that flow time advances by it. */
   stepSize: number;
 }
 
+/**
+ * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
+ * long before training ends (flow schedule: within a few hundred steps). Subnormal operands make
+ * float32 arithmetic on x86 some 20× slower (measured: a 500×32×10 matMul, 0.12 → 3.3 ms), so they
+ * are sent as 0. Each such term moves the update by less than 2⁻¹²⁶·|x|, far below the rounding of
+ * any weight that is not itself below 2⁻¹⁰⁰.
+ */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+
 function logAddExp(a: number, b: number): number {
   if (a === -Infinity) return b;
   const m = Math.max(a, b);
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
+}
+
+/** The activations of one forward pass that the backward pass needs. */
+interface Activations {
+  /** f_n, N values (shape [1,N] or [N,1]). */
+  f: tf.Tensor2D;
+  /** First hidden layer, transposed: Hᵀ [h, N] (K ≥ 2). */
+  firstT?: tf.Tensor2D;
+  /** Hidden layers 1..K−1 as [N, h] (K ≥ 3 only). */
+  hidden: tf.Tensor2D[];
 }
 
 export class Trainer {
@@ -53,10 +90,14 @@ export class Trainer {
   logFlowTime = -Infinity;
   /** log L before the last step that had a finite loss, for divergence reports. */
   lastFiniteLogLoss = NaN;
+  /** The data [N, d] and its transpose [d, N]: the right operands of the data-side products. */
   private readonly X: tf.Tensor2D;
-  private readonly y: tf.Tensor1D;
+  private readonly XT: tf.Tensor2D;
+  /** Labels stay on the host, where the loss is evaluated. */
+  private readonly y: Float64Array;
   private readonly batchRng: Rng | null;
   private readonly K: number;
+  private readonly relu: boolean;
 
   constructor(data: Dataset, init: Weights, readonly opts: TrainOptions) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
@@ -67,26 +108,72 @@ export class Trainer {
     if (opts.schedule === 'flow' && b !== undefined && b < this.n) throw new InputError('the flow schedule needs full-batch steps (it divides by the full loss)');
     if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
     this.K = init.length;
+    this.relu = opts.model.kind === 'relu';
     this.batchRng = b !== undefined && b < this.n ? stream(opts.seed ?? 1, 'batches') : null;
+    this.y = Float64Array.from(data.y);
     // Tensors made inside tidy are freed when the variables have copied them.
-    [this.X, this.y, this.layers] = tf.tidy(() => {
+    [this.X, this.XT, this.layers] = tf.tidy(() => {
       const X = tf.keep(tf.tensor2d(data.X));
-      const y = tf.keep(tf.tensor1d(data.y));
-      return [X, y, init.map((W) => tf.variable(tf.tensor2d(W)))];
+      const XT = tf.keep(tf.transpose(X));
+      return [X, XT, init.map((W) => tf.variable(tf.tensor2d(W)))];
     });
   }
 
-  /** log L and ∇(log L or L) of the objective on the given rows, as in `objective`. */
-  private lossAndGrad(X: tf.Tensor2D, y: tf.Tensor1D, logScale: number) {
-    let isLog = true;
-    const f = (...Ws: tf.Tensor[]) => {
-      const q = tf.mul(y, forward(Ws as tf.Tensor2D[], X, this.opts.model.kind)) as tf.Tensor1D;
-      const obj = objective(q, this.opts);
-      isLog = obj.isLog;
-      return isLog ? tf.add(obj.value, logScale) : tf.mul(obj.value, Math.exp(logScale));
-    };
-    const { value, grads } = tf.valueAndGrads(f)(this.layers);
-    return { value: value as tf.Scalar, grads, isLog };
+  /** Forward pass on rows X [B, d] (XT its transpose): the outputs and what backward needs. */
+  private forward(X: tf.Tensor2D, XT: tf.Tensor2D): Activations {
+    const W = this.layers;
+    const K = this.K;
+    if (K === 1) return { f: tf.matMul(W[0], XT), hidden: [] }; // [1, B]
+    const firstT = firstLayerT(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
+    // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
+    if (K === 2) return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
+    const activation = this.relu ? 'relu' : 'linear';
+    const hidden = [tf.transpose(firstT)];
+    for (let k = 1; k < K - 1; k++) {
+      hidden.push(tf.fused.matMul({ a: hidden[k - 1], b: tf.transpose(W[k]), activation }) as tf.Tensor2D);
+    }
+    const [out, inp] = W[K - 1].shape;
+    return { f: tf.matMul(hidden[K - 2], tf.reshape(W[K - 1], [inp, out])), firstT, hidden }; // [B, 1]
+  }
+
+  /**
+   * Backward pass: G_k = Σ_n delta_n ∂f_n/∂W_k for every layer, from the activations of `forward`
+   * on the same rows; G_k has the shape of W_k or one that broadcasts to it (a row as a vector).
+   */
+  private backward(act: Activations, X: tf.Tensor2D, delta: Float32Array): tf.Tensor[] {
+    const W = this.layers;
+    const K = this.K;
+    const B = delta.length;
+    const row = tf.tensor2d(delta, [1, B]);
+    if (K === 1) return [tf.matMul(row, X)];
+    const [, width] = W[K - 1].shape;
+    const mask = (h: tf.Tensor2D) => tf.step(h); // relu'(z) = 1[z > 0] = 1[relu(z) > 0]
+    if (K === 2) {
+      // δ₁ᵀ = W₂ᵀ ⊙ mask ⊙ δᵀ [h, B], so G₁ = δ₁ᵀX = W₂ᵀ ⊙ Q with Q = (mask ⊙ δᵀ)X [h, d] (X stays
+      // the right operand), and G₂ = Σ_n δ_n h_n = Σ_n δ_n mask_n ⊙ W₁x_n, i.e. G₂ᵢ = Σ_j Q_ij W₁_ij:
+      // two small products instead of a matrix–vector product over B (and G₂·W₂ = ⟨W₁, G₁⟩ row by
+      // row, the Euler identity per neuron, holds up to one rounding).
+      const masked = this.relu ? (tf.mul(mask(act.firstT!), row) as tf.Tensor2D) : row;
+      const Q = tf.matMul(masked, X);
+      const G1 = tf.mul(Q, tf.reshape(W[1], [width, 1])) as tf.Tensor2D;
+      const G2 = tf.sum(tf.mul(Q, W[0]), 1) as tf.Tensor; // [h], broadcasts against W₂ [1, h]
+      return [G1, G2];
+    }
+    const col = tf.reshape(row, [B, 1]) as tf.Tensor2D;
+    const G: tf.Tensor2D[] = new Array(K);
+    const last = act.hidden[K - 2];
+    G[K - 1] = tf.matMul(col, last, true, false);
+    let D = tf.mul(col, W[K - 1]) as tf.Tensor2D; // ∂/∂(pre-activation of the last hidden layer) [B, h]
+    if (this.relu) D = tf.mul(D, mask(last)) as tf.Tensor2D;
+    for (let k = K - 2; k >= 1; k--) {
+      const input = act.hidden[k - 1];
+      const inputT = k === 1 ? act.firstT! : tf.transpose(input);
+      G[k] = tf.transpose(tf.matMul(inputT, D)) as tf.Tensor2D;
+      D = tf.matMul(D, W[k]);
+      if (this.relu) D = tf.mul(D, mask(input)) as tf.Tensor2D;
+    }
+    G[0] = tf.matMul(tf.transpose(D), X);
+    return G;
   }
 
   /** One step of the configured trainer. Throws DivergenceError if the loss is not finite. */
@@ -94,16 +181,19 @@ export class Trainer {
     const opts = this.opts;
     return tf.tidy(() => {
       let X = this.X;
-      let y = this.y;
+      let XT = this.XT;
+      let y: ArrayLike<number> = this.y;
       let logScale = 0; // the minibatch sum loss estimates the full sum: scale by N/B
       if (this.batchRng) {
-        const idx = tf.tensor1d(sampleWithoutReplacement(this.batchRng, this.n, opts.batchSize!), 'int32');
+        const rows = sampleWithoutReplacement(this.batchRng, this.n, opts.batchSize!);
+        const idx = tf.tensor1d(rows, 'int32');
         X = tf.gather(this.X, idx);
-        y = tf.gather(this.y, idx);
+        XT = tf.gather(this.XT, idx, 1);
+        y = rows.map((i) => this.y[i]);
         if (opts.reduction === 'sum') logScale = Math.log(this.n / opts.batchSize!);
       }
-      const { value, grads, isLog } = this.lossAndGrad(X, y, logScale);
-      const v = value.dataSync()[0];
+      const act = this.forward(X, XT);
+      const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), y, opts, logScale);
       const logL = isLog ? v : Math.log(v);
       if (!Number.isFinite(v)) {
         throw new DivergenceError(
@@ -114,10 +204,18 @@ export class Trainer {
       this.lastFiniteLogLoss = logL;
       const c = this.coefficient(logL, isLog);
       const stepSize = isLog ? c / Math.exp(logL) : c;
+      const delta = new Float32Array(grad.length);
+      for (let i = 0; i < grad.length; i++) {
+        const v = -c * grad[i];
+        delta[i] = Math.abs(v) < FLOAT32_MIN_NORMAL ? 0 : v;
+      }
+      const G = this.backward(act, X, delta); // = −c·g
       this.layers.forEach((W, k) => {
-        let delta = tf.mul(grads[k], c * (opts.layerLr?.[k] ?? 1));
-        if (opts.weightDecay) delta = tf.add(delta, tf.mul(W, opts.lr * opts.weightDecay));
-        W.assign(tf.sub(W, delta) as tf.Tensor2D);
+        let update = G[k];
+        const m = opts.layerLr?.[k] ?? 1;
+        if (m !== 1) update = tf.mul(update, m);
+        if (opts.weightDecay) update = tf.sub(update, tf.mul(W, opts.lr * opts.weightDecay));
+        W.assign(tf.add(W, update) as tf.Tensor2D);
       });
       this.stepCount++;
       this.logFlowTime = logAddExp(this.logFlowTime, Math.log(stepSize));
@@ -144,10 +242,11 @@ export class Trainer {
   /** ∇L of the full objective at the current weights, in float64 from float32. */
   gradient(): { logLoss: number; grads: Weights } {
     return tf.tidy(() => {
-      const { value, grads, isLog } = this.lossAndGrad(this.X, this.y, 0);
-      const v = value.dataSync()[0];
+      const act = this.forward(this.X, this.XT);
+      const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
+      const G = this.backward(act, this.X, Float32Array.from(grad));
       const scale = isLog ? Math.exp(v) : 1;
-      return { logLoss: isLog ? v : Math.log(v), grads: grads.map((g) => (g.arraySync() as number[][]).map((r) => r.map((x) => x * scale))) };
+      return { logLoss: isLog ? v : Math.log(v), grads: G.map((g, k) => (tf.reshape(g, this.layers[k].shape).arraySync() as number[][]).map((r) => r.map((x) => x * scale))) };
     });
   }
 
@@ -156,8 +255,21 @@ export class Trainer {
   }
 
   dispose(): void {
-    tf.dispose([this.X, this.y, ...this.layers]);
+    tf.dispose([this.X, this.XT, ...this.layers]);
   }
+}
+
+/**
+ * relu(W₁Xᵀ) (or W₁Xᵀ) [h, B] with the activation fused into the product. The kernel is called
+ * directly: tf.fused.matMul wraps it in a customGrad scope that costs as much as the small product.
+ */
+function firstLayerT(W1: tf.Tensor2D, XT: tf.Tensor2D, relu: boolean): tf.Tensor2D {
+  const [h, d] = W1.shape;
+  const B = XT.shape[1];
+  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(W1, [1, h, d]), b: tf.reshape(XT, [1, d, B]) }, {
+    transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
+  }) as tf.Tensor3D;
+  return tf.reshape(out, [h, B]);
 }
 
 function sampleWithoutReplacement(rng: Rng, n: number, k: number): number[] {

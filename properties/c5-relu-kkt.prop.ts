@@ -1,0 +1,325 @@
+/**
+ * C5, ReLU part — the normalized weights of a ReLU net converge in direction to a KKT point of
+ * min ½‖θ‖² s.t. q_n(θ) ≥ 1 (THEORY.md C5; Lyu & Li 2020 Thm 4.4 and Lemma 5.1; Ji & Telgarsky
+ * 2020). Convergence is log log t slow, so no property asserts "KKT residual < tol at the end".
+ * Measured worst cases below are over 240 runs per property (THEORY3_SEED=1..6, THEORY3_RUNS=40).
+ *
+ * (a) Exact oracle for a nonlinear model. With the first layer W1 frozen, f = a·relu(W1 x) is a
+ *     linear model on the features φ(x) = relu(W1 x); training a alone from 0 (the linear-model
+ *     Trainer on the feature data set, exp loss, flow schedule) is Soudry et al.: a/‖a‖ → ŵ/‖ŵ‖,
+ *     the hard-margin SVM of (φ(X), y) from maxMarginSvm, with angle A = O(1/log t). Asserted:
+ *       decrease  A_end ≤ DECREASE = 0.75 × the largest A after L < 1 (measured worst 0.52);
+ *       small     A_end ≤ ANGLE_END = 0.2 rad (measured worst 0.123). The runs end at
+ *                 log t = 17…460, so at the shortest ones this allows C/log t with C = 3.4.
+ *     A·log t is NOT asserted constant or bounded by a fixed C: w − ŵ log t relaxes on a
+ *     data-dependent scale in log t (linearizing dr/d log t = Σ_S e^{−z_n·r} z_n − ŵ: 1/λ_min of
+ *     Σ_S α̂_n z_n z_nᵀ over the support vectors S, α̂
+ *     the SVM duals), and its limit grows with the spread of log α̂. Measured: with α̂ = (0.60,
+ *     0.037, 2.05) on 5 points A climbs from 0.026 to a plateau 0.052 between log t = 13 and 60
+ *     (the same with a 4.5× smaller step), so A·log t doubles within the run; with α̂ = (6e-4,
+ *     0.81) on 2 points A·log t is still growing at 8.8 at log t = 254. Nor is A monotone at
+ *     every record (rises up to 3× were seen once A < 1e-2). Angles below ANGLE_FLOOR = 1e-4 are
+ *     at float32 resolution (seen: 1e-7…6e-6 with one support vector) and count as converged.
+ *     Preconditions (fc.pre): the features are separable (84% of draws) and their normalized
+ *     margin g = γ* / max‖φ‖ ≥ 0.2 (held in 41% of all draws): log t grows by ≈ lrScale·g² per
+ *     step, so every run reaches log t ≳ 17 in STEPS_A steps. Since lrScale·g² ≤ 1, log t stays
+ *     below ~610: Trainer computes η_t = c/L in linear space, and once log(1/L) > 709 that is ∞
+ *     and logFlowTime turns NaN (the weights are unaffected).
+ *
+ * (b) Lyu & Li Lemma 5.1 in integrated form: for windows t1 < t2 after L < 1 (exp loss, sum)
+ *       log(γ̃(t2)/γ̃(t1)) · (log‖θ(t2)‖ − log‖θ(t1)‖) ≥ K ‖θ̂(t2) − θ̂(t1)‖²,  θ̂ = θ/‖θ‖,
+ *     which follows from d log γ̃/dt ≥ K ‖dθ̂/dt‖²/(d log‖θ‖/dt) by Cauchy–Schwarz. For one point
+ *     the flow inequality is an equality, and it is nearly tight whenever one point dominates:
+ *     in a quarter of the runs the worst window's LHS/RHS is below 1.0–1.27 (medians 1.27–1.9),
+ *     and with 1.1·K in place of K this property fails at the default run count, shrunk to one
+ *     point and width 2. Checked on constant-step GD (step lrScale/curvatureScale,
+ *     lrScale ≤ 0.5) started once log(1/L) ≥ ½, on every window of at least WINDOW = 20 steps:
+ *     LHS ≥ (1 − SLACK)·RHS with SLACK = 5%. Why these: a GD step that crosses a ReLU kink moves
+ *     θ̂ by up to ~1.4× what the flow does in that time (measured single-step ratio 0.69), and
+ *     right after L < 1, γ̃ ∝ log(1/L) ≈ 0 amplifies GD's error in L by 1/log(1/L) (single-step
+ *     ratios 0.4–0.8 at log(1/L) < 0.2). Windows of ≥ 20 steps from log(1/L) ≥ ½ dilute both:
+ *     measured worst ratio 0.989 (offline, windows ≥ 10 steps: 0.973; single steps: 0.70).
+ *     The start is reached by a flow-schedule phase that is not under test (its time change does
+ *     not matter, only the weights it reaches).
+ *
+ * (c) Complementary slackness: α = softmax(−q) concentrates on the minimum-margin points as ρ
+ *     grows. A band around q_min taken at the same time is a tautology (outside a relative band
+ *     δ, α_n ≤ e^{−δ q_min}); the content is that α piles onto a FIXED set, the points that are
+ *     minimum-margin in the limit. Proxy: S = {n : q_n(T) ≤ (1 + DELTA) q_min(T)}, DELTA = 0.1,
+ *     at the end of a flow-schedule run; with m(t) = Σ_{n∈S} α_n(t), asserted:
+ *       grows     1 − m(T) ≤ GROWTH × (1 − m(t_fit)), GROWTH = 0.9, t_fit the first record with
+ *                 L < 1 (measured worst 0.68);
+ *       majority  m(T) ≥ ½ (measured worst 0.78).
+ *     m is not required to grow at every record: S is not final at q_min ≈ 15–20 and m was seen
+ *     to dip by up to 1.2% in the late half of a run. Preconditions: L < 1 reached (not with dead
+ *     units), q_min(T) ≥ 15 so that ρ has grown, and S is not every point (then m ≡ 1): held in
+ *     38% of draws.
+ *
+ * Negative controls: (a) with the squared loss the last layer converges to the least-squares
+ * direction, not the SVM: fast-check finds an end angle > ANGLE_END and shrinks it to 2–3 points
+ * and 3 features; (b) before L < 1 (windows with γ̃ < 0 at both ends) the inequality fails, shrunk
+ * to 2 points and width 2.
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import type { Dataset } from '../src/data.js';
+import type { LossKind } from '../src/loss.js';
+import { angle, margins } from '../src/measure.js';
+import { modelSpec, type Weights } from '../src/model.js';
+import { maxMarginSvm, NotSeparableError, type SvmResult } from '../src/svm.js';
+import { train, type TrainRecord } from '../src/train.js';
+import { buildExperiment, curvatureScale, fittedIndex, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
+
+// ---------------------------------------------------------------------------------------------
+// (a) last layer on frozen ReLU features
+
+const STEPS_A = 600;
+const MIN_FEATURE_MARGIN = 0.2;
+const DECREASE = 0.75;
+const ANGLE_END = 0.2;
+const ANGLE_FLOOR = 1e-4;
+
+const featureCaseArb = fc.record({
+  setting: settingArb({ kinds: ['relu'], depth: [2, 2], width: [3, 10], n: [2, 10], d: [2, 4], initScale: [0.5, 2] }),
+  lrScale: gridReal(0.7, 1),
+});
+type FeatureCase = typeof featureCaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** φ(x) = relu(W1 x) for every point. */
+function reluFeatures(W1: number[][], X: number[][]): number[][] {
+  return X.map((x) => W1.map((row) => Math.max(0, row.reduce((s, v, j) => s + v * x[j], 0))));
+}
+
+/** The feature data set of a case (first layer of the Gaussian init) and its SVM, or null if not separable. */
+function featureProblem(c: FeatureCase): { features: Dataset; svm: SvmResult; g: number } | null {
+  const { data, init } = buildExperiment(c.setting);
+  const features = { X: reluFeatures(init[0], data.X), y: data.y };
+  try {
+    const svm = maxMarginSvm(features.X, features.y);
+    return { features, svm, g: svm.gamma / Math.sqrt(maxRowNormSq(features.X)) };
+  } catch (e) {
+    if (e instanceof NotSeparableError) return null;
+    throw e;
+  }
+}
+
+/** Trains the last layer alone (a linear model on the features) from 0; records the angle to the SVM. */
+function trainLastLayer(features: Dataset, svm: SvmResult, lrScale: number, loss: LossKind) {
+  const H = features.X[0].length;
+  const R2 = maxRowNormSq(features.X);
+  // Squared loss (control): Hessian 2ZᵀZ ≤ 2N·max‖z‖², so this constant step is stable.
+  const lr = loss === 'squared' ? lrScale / (2 * features.X.length * R2) : lrScale / R2;
+  const { records } = train(features, [[new Array<number>(H).fill(0)]], {
+    model: modelSpec('linear'), loss, reduction: 'sum', schedule: loss === 'squared' ? 'constant' : 'flow', lr,
+  }, { steps: STEPS_A, record: geometricSteps(STEPS_A, 1.2), annotate: (w, r) => { r.angle = angle(w[0][0], svm.w); } });
+  return records;
+}
+
+const angleOf = (r: TrainRecord) => r.angle as number;
+
+/** The (a) claim on an exp-loss run; returns what failed, or null. */
+function directionFailure(records: TrainRecord[]): string | null {
+  const fit = fittedIndex(records, 1, 'sum', 'exp');
+  if (fit < 0) return 'never reached L < 1';
+  const last = records.at(-1)!;
+  const end = angleOf(last);
+  const peak = Math.max(...records.slice(fit).map(angleOf));
+  if (!(end <= DECREASE * peak || end <= ANGLE_FLOOR)) return `angle did not decrease: ${end} at the end, ${peak} at most after L < 1`;
+  if (!(end <= ANGLE_END)) return `angle ${end} rad at the end (log t = ${last.logFlowTime}) exceeds ${ANGLE_END}`;
+  return null;
+}
+
+describe('C5: the last layer on fixed ReLU features converges to the SVM of the features', () => {
+  test('C5: training only the last layer on fixed ReLU features converges to the SVM of those features', () => {
+    let drawn = 0;
+    let separable = 0;
+    let used = 0;
+    fc.assert(
+      fc.property(featureCaseArb, (c) => {
+        drawn++;
+        const p = featureProblem(c);
+        fc.pre(p !== null);
+        separable++;
+        fc.pre(p!.g >= MIN_FEATURE_MARGIN);
+        used++;
+        expect(directionFailure(trainLastLayer(p!.features, p!.svm, c.lrScale, 'exp'))).toBeNull();
+      }),
+      { numRuns: runs(8) },
+    );
+    expect(used, `preconditions held in only ${used} of ${drawn} draws (${separable} separable)`).toBeGreaterThanOrEqual(drawn / 5);
+  });
+});
+
+describe('N-C5: where the direction does not approach the SVM of the features', () => {
+  test('N-C5: squared loss does not approach the SVM of the features (shrinks to a few points)', () => {
+    const result = fc.check(
+      fc.property(featureCaseArb, (c) => {
+        const p = featureProblem(c);
+        fc.pre(p !== null && p.g >= MIN_FEATURE_MARGIN);
+        // Only a finite angle above the bound counts: a NaN or a divergence would be a bug, not the control.
+        return !(angleOf(trainLastLayer(p!.features, p!.svm, c.lrScale, 'squared').at(-1)!) > ANGLE_END);
+      }),
+      { numRuns: runs(6) },
+    );
+    expect(result.failed).toBe(true);
+    const s = result.counterexample![0].setting;
+    expect(s.n).toBeLessThanOrEqual(4);
+    expect(s.width).toBeLessThanOrEqual(5);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// (b) Lyu–Li integrated inequality
+
+const FIT_STEPS = 60;
+const GD_STEPS = 200;
+const START_LOG_INV_LOSS = 0.5;
+const WINDOW = 20;
+const SLACK = 0.05;
+
+const reluCaseArb = fc.record({
+  setting: settingArb({ kinds: ['relu'], depth: [2, 3], width: [2, 4], n: [1, 6], d: [2, 3], initScale: [0.5, 2] }),
+  lrScale: gridReal(0.1, 0.5),
+});
+type ReluCase = typeof reluCaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** Constant-step GD (exp, sum) from `start`, recording every step with a copy of the weights. */
+function gdRun(data: Dataset, start: Weights, depth: number, width: number, lrScale: number, steps: number) {
+  const spec = modelSpec('relu', depth, width);
+  const thetas: number[][] = [];
+  const { records } = train(data, start, {
+    model: spec, loss: 'exp', reduction: 'sum', schedule: 'constant', lr: lrScale / curvatureScale(data, start, 'relu', 'exp', 'sum'),
+  }, { steps, record: Array.from({ length: steps + 1 }, (_, i) => i), annotate: (w) => { thetas.push(w.flat(2)); } });
+  return { records, thetas, K: spec.depth };
+}
+
+/**
+ * Phase 1 (not under test): the flow schedule from the Gaussian init until log(1/L) ≥ ½; its time
+ * change is irrelevant, only the weights it reaches matter. Returns those weights, or null.
+ */
+function fittedStart(c: ReluCase): { data: Dataset; start: Weights } | null {
+  const { spec, data, init } = buildExperiment(c.setting);
+  const weights: Weights[] = [];
+  const { records } = train(data, init, { model: spec, loss: 'exp', reduction: 'sum', schedule: 'flow', lr: 1 / maxRowNormSq(data.X) }, {
+    steps: FIT_STEPS, record: geometricSteps(FIT_STEPS, 1.1), annotate: (w) => { weights.push(w); },
+  });
+  const k = records.findIndex((r) => r.logLoss <= -START_LOG_INV_LOSS);
+  return k < 0 ? null : { data, start: weights[k] };
+}
+
+/** Worst LHS/RHS over windows of at least `minWindow` records, among records accepted by `use`. */
+function worstLyuLi(records: TrainRecord[], thetas: number[][], K: number, minWindow: number, use: (r: TrainRecord) => boolean) {
+  const unit = thetas.map((t) => {
+    const n = Math.hypot(...t);
+    return t.map((v) => v / n);
+  });
+  let worst = { ratio: Infinity, detail: 'no window' };
+  for (let i = 0; i < records.length; i++) {
+    if (!use(records[i])) continue;
+    for (let j = i + minWindow; j < records.length; j++) {
+      if (!use(records[j])) continue;
+      const lhs = Math.log(records[j].smoothedMargin / records[i].smoothedMargin) * (Math.log(records[j].norm) - Math.log(records[i].norm));
+      let d2 = 0;
+      for (let k = 0; k < unit[i].length; k++) d2 += (unit[j][k] - unit[i][k]) ** 2;
+      const rhs = K * d2;
+      // A window in which the direction does not move at float32 resolution has no claim to test.
+      if (rhs < 1e-12) continue;
+      const ratio = lhs / rhs;
+      if (!(ratio >= worst.ratio)) worst = { ratio, detail: `steps ${records[i].step}→${records[j].step}: LHS ${lhs}, K‖Δθ̂‖² ${rhs}, log L ${records[i].logLoss}→${records[j].logLoss}` };
+    }
+  }
+  return worst;
+}
+
+describe('C5: the Lyu–Li integrated inequality', () => {
+  test('C5: the Lyu–Li integrated inequality holds on windows after L < 1', () => {
+    let drawn = 0;
+    let used = 0;
+    fc.assert(
+      fc.property(reluCaseArb, (c) => {
+        drawn++;
+        const p = fittedStart(c);
+        fc.pre(p !== null); // dead ReLU units or too little capacity: L < 1 never reached
+        used++;
+        const { records, thetas, K } = gdRun(p!.data, p!.start, c.setting.depth, c.setting.width, c.lrScale, GD_STEPS);
+        expect(records.every((r) => r.logLoss < 0), 'L < 1 throughout').toBe(true);
+        const worst = worstLyuLi(records, thetas, K, WINDOW, () => true);
+        expect(worst.ratio, worst.detail).toBeGreaterThanOrEqual(1 - SLACK);
+      }),
+      { numRuns: runs(8) },
+    );
+    expect(used, `L < 1 reached in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 4);
+  });
+});
+
+describe('N-C5: where the Lyu–Li inequality fails', () => {
+  test('N-C5: before L < 1 the Lyu–Li inequality can fail (shrinks to a small net)', () => {
+    // Constant-step GD from the Gaussian init; windows whose both ends have L > 1 (γ̃ < 0).
+    const result = fc.check(
+      fc.property(reluCaseArb, (c) => {
+        const { data, init } = buildExperiment(c.setting);
+        const { records, thetas, K } = gdRun(data, init, c.setting.depth, c.setting.width, c.lrScale, 60);
+        // A NaN ratio is no counterexample: only a finite LHS below the bound counts.
+        return !(worstLyuLi(records, thetas, K, WINDOW, (r) => r.logLoss > 0).ratio < 1 - SLACK);
+      }),
+      { numRuns: runs(8) },
+    );
+    expect(result.failed).toBe(true);
+    const s = result.counterexample![0].setting;
+    expect(s.n).toBeLessThanOrEqual(3);
+    expect(s.width).toBeLessThanOrEqual(3);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// (c) α concentrates on the minimum-margin points
+
+const STEPS_C = 250;
+const DELTA = 0.1;
+const MIN_END_MARGIN = 15;
+const GROWTH = 0.9;
+
+const flowCaseArb = fc.record({
+  setting: settingArb({ kinds: ['relu'], depth: [2, 3], width: [2, 4], n: [2, 6], d: [2, 3], initScale: [0.5, 2] }),
+  lrScale: gridReal(0.3, 1),
+});
+
+/** α = softmax(−q), shifted by q_min so that it is finite at any scale. */
+function softmaxNeg(q: number[]): number[] {
+  const m = Math.min(...q);
+  const e = q.map((v) => Math.exp(-(v - m)));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+describe('C5: α = softmax(−q) concentrates on the minimum-margin points', () => {
+  test('C5: the weights α = softmax(−q) concentrate on the minimum-margin points as ρ grows', () => {
+    let drawn = 0;
+    let used = 0;
+    fc.assert(
+      fc.property(flowCaseArb, (c) => {
+        drawn++;
+        const { spec, data, init } = buildExperiment(c.setting);
+        const { records } = train(data, init, {
+          model: spec, loss: 'exp', reduction: 'sum', schedule: 'flow', lr: c.lrScale / maxRowNormSq(data.X),
+        }, { steps: STEPS_C, record: geometricSteps(STEPS_C, 1.15), annotate: (w, r) => { r.q = margins(w, data, 'relu'); } });
+        const fit = fittedIndex(records, data.X.length, 'sum', 'exp');
+        fc.pre(fit >= 0);
+        const fitted = records.slice(fit);
+        const qEnd = fitted.at(-1)!.q as number[];
+        const qMin = Math.min(...qEnd);
+        fc.pre(qMin >= MIN_END_MARGIN);
+        const S = qEnd.map((q) => q <= (1 + DELTA) * qMin);
+        fc.pre(!S.every(Boolean));
+        used++;
+        const mass = (r: TrainRecord) => softmaxNeg(r.q as number[]).reduce((a, v, n) => a + (S[n] ? v : 0), 0);
+        const mFit = mass(fitted[0]);
+        const mEnd = mass(fitted.at(-1)!);
+        expect(1 - mEnd, `α-mass on the end's minimum-margin points: ${mFit} at L < 1, ${mEnd} at the end`).toBeLessThanOrEqual(GROWTH * (1 - mFit));
+        expect(mEnd).toBeGreaterThanOrEqual(0.5);
+      }),
+      { numRuns: runs(8) },
+    );
+    expect(used, `preconditions held in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 5);
+  });
+});

@@ -1,0 +1,141 @@
+import type { Dataset } from './data.js';
+import { dot, sumSquares } from './measure.js';
+import type { ModelKind, Weights } from './model.js';
+import type { Rng } from './rng.js';
+
+/**
+ * Float64 pieces for the generalization claim (THEORY.md C7): teacher-labelled points on the unit
+ * sphere (so ‖x‖ ≤ B = 1), the normalized network V_k = W_k/‖W_k‖_F and its losses, and the
+ * Golowich–Rakhlin–Shamir bound on the Rademacher complexity of the unit-norm class.
+ */
+
+/** A one-hidden-layer ReLU teacher f(x) = Σ_i a_i relu(u_i·x), unit rows u_i, ‖a‖ = 1. */
+export interface Teacher {
+  U: number[][];
+  a: number[];
+}
+
+function unitVector(rng: Rng, d: number): number[] {
+  const v = new Array<number>(d);
+  for (;;) {
+    let s = 0;
+    for (let i = 0; i < d; i++) {
+      v[i] = rng.gaussian();
+      s += v[i] * v[i];
+    }
+    if (s > 1e-24) {
+      const n = Math.sqrt(s);
+      for (let i = 0; i < d; i++) v[i] /= n;
+      return v;
+    }
+  }
+}
+
+/** The teacher of data.ts `reluTeacherData` (alternating output signs, scaled to ‖a‖ = 1). */
+export function reluTeacher(rng: Rng, d: number, width: number): Teacher {
+  const U = Array.from({ length: width }, () => unitVector(rng, d));
+  const raw = U.map((_, i) => (i % 2 === 0 ? 1 : -1) * (0.5 + rng.uniform()));
+  const an = Math.hypot(...raw);
+  return { U, a: raw.map((v) => v / an) };
+}
+
+export function teacherScore(t: Teacher, x: number[]): number {
+  let s = 0;
+  for (let i = 0; i < t.U.length; i++) s += t.a[i] * Math.max(0, dot(t.U[i], x));
+  return s;
+}
+
+/**
+ * n points uniform on the unit sphere S^{d−1} (a Gaussian draw, normalized), keeping those the
+ * teacher scores with |score| ≥ gap and labelled by its sign: one distribution for training and
+ * test sets alike. Points are drawn one after another from `rng`, so the first n of a larger draw
+ * from the same stream are exactly the n-point set (prefix property).
+ */
+export function sphereTeacherData(rng: Rng, t: Teacher, n: number, gap: number, maxAttempts = 10_000 * n): Dataset {
+  const d = t.U[0].length;
+  const X: number[][] = [];
+  const y: number[] = [];
+  for (let attempts = 0; X.length < n; attempts++) {
+    if (attempts >= maxAttempts) throw new RangeError(`margin filter too strict: gap ${gap} keeps almost no points on S^${d - 1}`);
+    const x = unitVector(rng, d);
+    const s = teacherScore(t, x);
+    if (Math.abs(s) < gap) continue;
+    X.push(x);
+    y.push(s > 0 ? 1 : -1);
+  }
+  return { X, y };
+}
+
+/** V_k = W_k/‖W_k‖_F for every layer (a zero layer stays zero). */
+export function normalizeLayers(weights: Weights): Weights {
+  return weights.map((W) => {
+    const n = Math.sqrt(sumSquares(W));
+    return n === 0 ? W.map((r) => r.map(() => 0)) : W.map((r) => r.map((v) => v / n));
+  });
+}
+
+/** Logistic loss ℓ(q) = log(1 + e^{−q}), accurate for every q. */
+export function logistic(q: number): number {
+  return q > 0 ? Math.log1p(Math.exp(-q)) : -q + Math.log1p(Math.exp(q));
+}
+
+/** Mean logistic loss and 0-1 error (q ≤ 0 counts as an error) of margins q. */
+export function lossAndError(q: number[]): { loss: number; error: number } {
+  let loss = 0;
+  let errors = 0;
+  for (const v of q) {
+    loss += logistic(v);
+    if (!(v > 0)) errors++;
+  }
+  return { loss: loss / q.length, error: errors / q.length };
+}
+
+/**
+ * Margins y_n f(W; x_n) in float64 (the forward pass of measure.ts `outputs`, written with plain
+ * loops: test sets have thousands of points).
+ */
+export function marginsOf(weights: Weights, data: Dataset, kind: ModelKind): number[] {
+  const K = weights.length;
+  const q = new Array<number>(data.X.length);
+  for (let n = 0; n < data.X.length; n++) {
+    let h = data.X[n];
+    for (let k = 0; k < K; k++) {
+      const W = weights[k];
+      const next = new Array<number>(W.length);
+      for (let i = 0; i < W.length; i++) {
+        const row = W[i];
+        let s = 0;
+        for (let j = 0; j < row.length; j++) s += row[j] * h[j];
+        next[i] = kind === 'relu' && k < K - 1 && s < 0 ? 0 : s;
+      }
+      h = next;
+    }
+    q[n] = data.y[n] * h[0];
+  }
+  return q;
+}
+
+/** Mean logistic loss and 0-1 error of the NORMALIZED network f(V; x) on a data set. */
+export function normalizedLossAndError(weights: Weights, data: Dataset, kind: ModelKind): { loss: number; error: number } {
+  return lossAndError(marginsOf(normalizeLayers(weights), data, kind));
+}
+
+/**
+ * Golowich, Rakhlin & Shamir (2018, Thm 1): the Rademacher complexity of depth-K networks with
+ * 1-Lipschitz positively homogeneous activations, no biases, ‖V_k‖_F ≤ 1 and inputs ‖x‖ ≤ B, on
+ * N points: R_N ≤ B(√(2K ln 2) + 1)/√N.
+ */
+export function rademacherBound(n: number, depth: number, B = 1): number {
+  return (B * (Math.sqrt(2 * depth * Math.LN2) + 1)) / Math.sqrt(n);
+}
+
+/**
+ * The logistic loss on margins |q| ≤ B: its range ℓ(−B) − ℓ(B) = B exactly
+ * (log((1 + e^B)/(1 + e^{−B})) = B), and its Lipschitz constant max |ℓ'| = σ(B) = 1/(1 + e^{−B}).
+ */
+export function logisticRange(B = 1): number {
+  return B;
+}
+export function logisticLipschitz(B = 1): number {
+  return 1 / (1 + Math.exp(-B));
+}
