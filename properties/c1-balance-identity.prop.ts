@@ -22,6 +22,7 @@ import { describe, expect, test } from 'vitest';
 import { dot, sumSquares } from '../src/measure.js';
 import type { Weights } from '../src/model.js';
 import { Trainer } from '../src/train.js';
+import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 import { buildExperiment, curvatureScale, gridReal, lossArb, reductionArb, runs, settingArb, U32 } from './common.js';
 
 interface Check {
@@ -133,28 +134,33 @@ describe('C1: exact balance identities of a GD step', () => {
   test('C1: layer and per-neuron imbalance change by exactly η²(‖G_k‖² − ‖G_{k+1}‖²) per GD step, for any loss', () => {
     let informative = 0;
     let total = 0;
-    fc.assert(
-      fc.property(caseArb, (c) => {
+    assertProperty({
+      id: 'C1-balance-identity',
+      arb: caseArb,
+      predicate: (c) => {
         for (const k of checksOf(runSteps(c), ones)) {
           expect(Math.abs(k.observed - k.predicted), `${k.what}: observed ${k.observed}, predicted ${k.predicted}`).toBeLessThanOrEqual(k.tol);
           total++;
           if (k.secondOrder > 10 * k.tol) informative++;
         }
-      }),
-      { numRuns: runs(40) },
-    );
+      },
+      params: { numRuns: runs(40) },
+    });
     // The identity must say more than "conserved": in a good share of checks the η² term is
     // well above the tolerance, so a step that dropped it would fail.
+    reportTrajectory('C1', [], { checks: total, shareWithVisibleSecondOrderTerm: informative / total });
     expect(informative / total).toBeGreaterThan(0.2);
   });
 });
 
 describe('N-C1: per-layer step sizes break the balance identities', () => {
   test('N-C1: with per-layer step sizes the identity fails, and fast-check shrinks the failure to a small case', () => {
-    const result = fc.check(
-      fc.property(caseArb, (c) => !checksOf(runSteps(c, c.multipliers), ones).some(broken)),
-      { numRuns: runs(40) },
-    );
+    const result = checkProperty({
+      id: 'N-C1-per-layer-rates',
+      arb: caseArb,
+      predicate: (c) => !checksOf(runSteps(c, c.multipliers), ones).some(broken),
+      params: { numRuns: runs(40) },
+    });
     expect(result.failed).toBe(true);
     const c = result.counterexample![0];
     expect(c.setting.n * c.setting.d * c.setting.width).toBeLessThanOrEqual(4);

@@ -23,7 +23,7 @@ import { balanceFailure, fittedIndex, layerGrowthFailure } from '../src/checks.j
 import type { StoredJob } from '../src/counterexamples.js';
 import { train } from '../src/train.js';
 import { buildExperiment, gridReal, geometricSteps, maxRowNormSq, runs, settingArb } from './common.js';
-import { assertProperty, checkProperty } from './store.js';
+import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const STEPS = 600;
 
@@ -71,6 +71,7 @@ describe('C2: layers grow in balance', () => {
         // Claims hold once the data are fitted; a run stuck on a dead-ReLU plateau says nothing.
         if (fitted < 0 || records[fitted].step > STEPS / 4) return;
         fittedRuns++;
+        reportTrajectory('C2', records);
         expect(layerGrowthFailure(records, fitted)).toBeNull();
         expect(balanceFailure(records, fitted)).toBeNull();
       },

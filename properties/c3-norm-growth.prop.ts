@@ -32,7 +32,7 @@ import type { LossKind } from '../src/loss.js';
 import { stream } from '../src/rng.js';
 import { train } from '../src/train.js';
 import { buildExperiment, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
-import { assertProperty, checkProperty } from './store.js';
+import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const STEPS = 600;
 
@@ -73,6 +73,7 @@ describe('C3: ρ grows like log t once the data are fitted', () => {
         const { records, fitted } = runCase(c);
         if (fitted < 0 || records[fitted].step > STEPS / 3) return; // dead ReLU plateau: no claim
         fittedRuns++;
+        reportTrajectory('C3', records);
         expect(normGrowthFailure(records, fitted)).toBeNull();
       },
       params: { numRuns: runs(8) },

@@ -23,7 +23,7 @@ import { initWeights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { train, type Schedule } from '../src/train.js';
 import { buildExperiment, curvatureScale, gridReal, runs, settingArb } from './common.js';
-import { assertProperty, checkProperty } from './store.js';
+import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const STEPS = 300;
 
@@ -61,6 +61,7 @@ describe('C4: the smoothed margin is non-decreasing once L < 1', () => {
         const { records, fitted } = run(jobOf(gd(c), 'C4/smoothed-margin'));
         if (fitted < 0) return; // nothing is claimed before L < 1
         fittedRuns++;
+        reportTrajectory('C4', records);
         expect(marginDecrease(records, fitted, smoothedMargin, C4_TOL), 'γ̃').toBeNull();
         expect(marginDecrease(records, fitted, perLayerSmoothedMargin, C4_TOL), 'per-layer γ̃').toBeNull();
       },

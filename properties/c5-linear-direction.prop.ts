@@ -32,6 +32,7 @@ import { angle, endToEnd } from '../src/measure.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { train, Trainer } from '../src/train.js';
+import { reportTrajectory } from './store.js';
 import { fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 
 const T = 3000;
@@ -60,10 +61,12 @@ describe('C5: a linear model turns to the SVM direction', () => {
         const eta = 1 / lambdaMax(data);
         const ws: number[][] = [];
         const { records } = train(data, [[new Array(s.d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'mean', schedule: 'constant', lr: eta }, {
-          steps: T, record: [T / 100, T / 10, T], annotate: (w) => ws.push(w[0][0]),
+          steps: T, record: [...geometricSteps(T, 1.5), T / 100, T / 10], annotate: (w, rec) => { ws.push(w[0][0]); rec.angleToSvm = angle(w[0][0], svm.w); },
         });
+        reportTrajectory('C5', records, { gammaStar: svm.gamma });
         const wHat = svm.w.map((v) => v); // ŵ: the SVM with margin 1, so w ≈ ŵ log t
-        const r = ws.map((w, i) => w.map((v, j) => v - wHat[j] * records[i].logFlowTime));
+        const at = (step: number) => records.findIndex((x) => x.step === step);
+        const r = [T / 100, T / 10, T].map(at).map((i) => ws[i].map((v, j) => v - wHat[j] * records[i].logFlowTime));
         const dist = (a: number[], b: number[]) => Math.hypot(...a.map((v, j) => v - b[j]));
         expect(dist(r[2], r[1]) / dist(r[1], r[0]), 'movement of r over the last decade / the decade before').toBeLessThanOrEqual(0.85);
       }),

@@ -11,15 +11,15 @@
  *       decrease  A_end ≤ DECREASE = 0.75 × the largest A after L < 1 (measured worst 0.52);
  *       small     A_end ≤ ANGLE_END = 0.2 rad (measured worst 0.123). The runs end at
  *                 log t = 17…460, so at the shortest ones this allows C/log t with C = 3.4.
- *     A·log t is NOT asserted constant or bounded by a fixed C: w − ŵ log t relaxes on a
- *     data-dependent scale in log t (linearizing dr/d log t = Σ_S e^{−z_n·r} z_n − ŵ: 1/λ_min of
- *     Σ_S α̂_n z_n z_nᵀ over the support vectors S, α̂
- *     the SVM duals), and its limit grows with the spread of log α̂. Measured: with α̂ = (0.60,
- *     0.037, 2.05) on 5 points A climbs from 0.026 to a plateau 0.052 between log t = 13 and 60
- *     (the same with a 4.5× smaller step), so A·log t doubles within the run; with α̂ = (6e-4,
- *     0.81) on 2 points A·log t is still growing at 8.8 at log t = 254. Nor is A monotone at
- *     every record (rises up to 3× were seen once A < 1e-2). Angles below ANGLE_FLOOR = 1e-4 are
- *     at float32 resolution (seen: 1e-7…6e-6 with one support vector) and count as converged.
+ *     A·log t is NOT asserted constant or bounded by a fixed C: r = w − ŵ log t relaxes on a
+ *     data-dependent scale in log t (linearizing dr/d log t = Σ_S e^{−z_n·r} z_n − ŵ: 1/λ_min
+ *     of Σ_S α̂_n z_n z_nᵀ over the support vectors S, α̂ the SVM duals), and its limit grows
+ *     with the spread of log α̂. Measured: with α̂ = (0.60, 0.037, 2.05) on 5 points A climbs
+ *     from 0.026 to a plateau 0.052 between log t = 13 and 60 (the same with a 4.5× smaller
+ *     step), so A·log t doubles within the run; with α̂ = (6e-4, 0.81) on 2 points A·log t is
+ *     still growing at 8.8 at log t = 254. Nor is A monotone at every record (rises up to 3×
+ *     were seen once A < 1e-2). Angles below ANGLE_FLOOR = 1e-4 are at float32 resolution (seen:
+ *     1e-7…6e-6 with one support vector) and count as converged.
  *     Preconditions (fc.pre): the features are separable (84% of draws) and their normalized
  *     margin g = γ* / max‖φ‖ ≥ 0.2 (held in 41% of all draws): log t grows by ≈ lrScale·g² per
  *     step, so every run reaches log t ≳ 17 in STEPS_A steps. Since lrScale·g² ≤ 1, log t stays

@@ -1,6 +1,9 @@
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { CHECKS } from '../src/checks.js';
 import { saveCounterexample, storedInputs, type StoredJob } from '../src/counterexamples.js';
+import type { TrainRecord } from '../src/train.js';
 
 /**
  * fast-check with a memory: stored counterexamples of the property run first, and a new failure
@@ -21,6 +24,7 @@ export interface ClaimProperty<T> {
 export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
   const examples = storedInputs(p.id) as [T][];
   const details = fc.check(fc.property(p.arb, p.predicate), { ...p.params, examples: [...examples, ...(p.params.examples ?? [])] });
+  reportRun(p.id, details);
   if (details.failed && details.counterexample) {
     const input = details.counterexample[0];
     const job = p.job?.(input);
@@ -42,4 +46,24 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
 export function assertProperty<T>(p: ClaimProperty<T>): void {
   const details = checkProperty(p);
   if (details.failed) throw new Error(fc.defaultReportMessage(details));
+}
+
+/**
+ * For `npm run verify`: when THEORY3_REPORT_DIR is set, a property leaves its run count and one
+ * representative trajectory there, for the report's figures and plots.
+ */
+export function reportRun(id: string, details: { numRuns: number; seed: number; failed: boolean }): void {
+  const dir = process.env.THEORY3_REPORT_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(join(dir, 'runs.jsonl'), JSON.stringify({ id, runs: details.numRuns, seed: details.seed, failed: details.failed }) + '\n');
+}
+
+export function reportTrajectory(id: string, records: TrainRecord[], figures: Record<string, number> = {}): void {
+  const dir = process.env.THEORY3_REPORT_DIR;
+  if (!dir) return;
+  const file = join(dir, `trajectory-${id}.json`);
+  if (existsSync(file)) return; // the first run is the representative one
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, JSON.stringify({ id, records, figures }));
 }

@@ -3,11 +3,13 @@ import { emit, toJson } from './cli/output.js';
 import { runTrain, TRAIN_USAGE } from './cli/train.js';
 import { runSvm, svmAnnotator, SVM_USAGE } from './cli/svm.js';
 import { runReplay, REPLAY_USAGE } from './cli/replay.js';
+import { runVerify, VERIFY_USAGE } from './cli/verify.js';
 
 const USAGE = `usage:
   ${TRAIN_USAGE}
   ${SVM_USAGE}
-  ${REPLAY_USAGE}`;
+  ${REPLAY_USAGE}
+  ${VERIFY_USAGE}`;
 
 /** The command line: one subcommand per job; user mistakes print one line and exit non-zero. */
 async function main(argv: string[]): Promise<void> {
@@ -26,6 +28,9 @@ async function main(argv: string[]): Promise<void> {
     case 'replay':
       await runReplay(rest);
       return;
+    case 'verify':
+      await runVerify(rest);
+      return;
     case undefined:
     case '-h':
     case '--help':
@@ -33,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
       if (command === undefined) process.exitCode = 2;
       return;
     default:
-      throw new InputError(`unknown command "${command}" (expected train, svm or replay)`);
+      throw new InputError(`unknown command "${command}" (expected train, svm, replay or verify)`);
   }
 }
 

@@ -67,7 +67,7 @@ export function trajectoryCharts(records: TrainRecord[], title: string): TopLeve
       ),
     );
   }
-  return { title, columns: 2, concat: charts } as unknown as TopLevelSpec;
+  return { title, columns: 2, concat: charts, resolve: { scale: { color: 'independent' } } } as unknown as TopLevelSpec;
 }
 
 /** Mean generalization gap against N on log–log axes. */

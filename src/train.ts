@@ -153,7 +153,8 @@ export class Trainer {
       // the right operand), and G₂ = Σ_n δ_n h_n = Σ_n δ_n mask_n ⊙ W₁x_n, i.e. G₂ᵢ = Σ_j Q_ij W₁_ij:
       // two small products instead of a matrix–vector product over B (and G₂·W₂ = ⟨W₁, G₁⟩ row by
       // row, the Euler identity per neuron, holds up to one rounding).
-      const masked = this.relu ? (tf.mul(mask(act.firstT!), row) as tf.Tensor2D) : row;
+      // δ as a vector [B]: a trailing-axis broadcast, which the cpu backend runs without index math
+      const masked = this.relu ? (tf.mul(mask(act.firstT!), tf.reshape(row, [B])) as tf.Tensor2D) : row;
       const Q = tf.matMul(masked, X);
       const G1 = tf.mul(Q, tf.reshape(W[1], [width, 1])) as tf.Tensor2D;
       const G2 = tf.sum(tf.mul(Q, W[0]), 1) as tf.Tensor; // [h], broadcasts against W₂ [1, h]
@@ -218,7 +219,8 @@ export class Trainer {
         W.assign(tf.add(W, update) as tf.Tensor2D);
       });
       this.stepCount++;
-      this.logFlowTime = logAddExp(this.logFlowTime, Math.log(stepSize));
+      // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709
+      this.logFlowTime = logAddExp(this.logFlowTime, isLog ? Math.log(c) - logL : Math.log(c));
       return { logLoss: logL, stepSize };
     });
   }

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { resolveProfile } from '../properties/profile.js';
+import { resolveProfile } from '../src/profile.js';
 
 /**
  * Runs once per `vitest` invocation: picks the fast-check seed for every worker (fixed in the ci
@@ -15,6 +15,6 @@ export default function setup(project: TestProject) {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    theory3: import('../properties/profile.js').Profile;
+    theory3: import('../src/profile.js').Profile;
   }
 }
