@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
@@ -66,6 +66,7 @@ export function saveCounterexample(c: Omit<Counterexample, 'backend' | 'versions
   const folder = join(dir, c.property);
   mkdirSync(folder, { recursive: true });
   const file = join(folder, `${id}.json`);
+  if (existsSync(file)) return file; // a case found again (e.g. replayed from the store) is kept as first stored
   const full: Counterexample = {
     ...c,
     backend: tf.getBackend(),

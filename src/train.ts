@@ -138,30 +138,42 @@ export class Trainer {
 
   /**
    * Backward pass: G_k = Σ_n delta_n ∂f_n/∂W_k for every layer, from the activations of `forward`
-   * on the same rows; G_k has the shape of W_k or one that broadcasts to it (a row as a vector).
+   * on the same rows, as host arrays in the row-major layout of W_k. `values` are the current
+   * weights, downloaded by the caller.
    */
-  private backward(act: Activations, X: tf.Tensor2D, delta: Float32Array): tf.Tensor[] {
+  private backward(act: Activations, X: tf.Tensor2D, delta: Float32Array, values: Float32Array[]): ArrayLike<number>[] {
     const W = this.layers;
     const K = this.K;
     const B = delta.length;
-    const row = tf.tensor2d(delta, [1, B]);
-    if (K === 1) return [tf.matMul(row, X)];
-    const [, width] = W[K - 1].shape;
+    if (K === 1) return [tf.matMul(tf.tensor2d(delta, [1, B]), X).dataSync()];
     const mask = (h: tf.Tensor2D) => tf.step(h); // relu'(z) = 1[z > 0] = 1[relu(z) > 0]
     if (K === 2) {
       // δ₁ᵀ = W₂ᵀ ⊙ mask ⊙ δᵀ [h, B], so G₁ = δ₁ᵀX = W₂ᵀ ⊙ Q with Q = (mask ⊙ δᵀ)X [h, d] (X stays
-      // the right operand), and G₂ = Σ_n δ_n h_n = Σ_n δ_n mask_n ⊙ W₁x_n, i.e. G₂ᵢ = Σ_j Q_ij W₁_ij:
-      // two small products instead of a matrix–vector product over B (and G₂·W₂ = ⟨W₁, G₁⟩ row by
-      // row, the Euler identity per neuron, holds up to one rounding).
-      // δ as a vector [B]: a trailing-axis broadcast, which the cpu backend runs without index math
-      const masked = this.relu ? (tf.mul(mask(act.firstT!), tf.reshape(row, [B])) as tf.Tensor2D) : row;
-      const Q = tf.matMul(masked, X);
-      const G1 = tf.mul(Q, tf.reshape(W[1], [width, 1])) as tf.Tensor2D;
-      const G2 = tf.sum(tf.mul(Q, W[0]), 1) as tf.Tensor; // [h], broadcasts against W₂ [1, h]
+      // the right operand), and G₂ = Σ_n δ_n h_n = Σ_n δ_n mask_n ⊙ W₁x_n, i.e. G₂ᵢ = Σ_j Q_ij W₁_ij.
+      // Only Q is computed on the backend; the rest is h·d multiply-adds, done on the host in
+      // float64 (and G₂ᵢ·W₂ᵢ = ⟨row i of W₁, row i of G₁⟩, the Euler identity per neuron, holds up
+      // to one rounding). δ is a vector [B] for the mask: a trailing-axis broadcast, which the cpu
+      // backend runs without index arithmetic.
+      const masked = this.relu ? tf.mul(mask(act.firstT!), tf.tensor1d(delta)) : tf.tensor2d(delta, [1, B]);
+      const Q = tf.matMul(masked as tf.Tensor2D, X).dataSync(); // [h, d] ([1, d] for deep linear)
+      const [h, d] = W[0].shape;
+      const [W1, W2] = values;
+      const G1 = new Float64Array(h * d);
+      const G2 = new Float64Array(h);
+      const qRow = Q.length === d ? 0 : d; // deep linear: one row of Q for every unit
+      for (let i = 0; i < h; i++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) {
+          const q = Q[i * qRow + j];
+          G1[i * d + j] = W2[i] * q;
+          s += q * W1[i * d + j];
+        }
+        G2[i] = s;
+      }
       return [G1, G2];
     }
-    const col = tf.reshape(row, [B, 1]) as tf.Tensor2D;
-    const G: tf.Tensor2D[] = new Array(K);
+    const col = tf.tensor2d(delta, [B, 1]);
+    const G: tf.Tensor[] = new Array(K);
     const last = act.hidden[K - 2];
     G[K - 1] = tf.matMul(col, last, true, false);
     let D = tf.mul(col, W[K - 1]) as tf.Tensor2D; // ∂/∂(pre-activation of the last hidden layer) [B, h]
@@ -169,12 +181,12 @@ export class Trainer {
     for (let k = K - 2; k >= 1; k--) {
       const input = act.hidden[k - 1];
       const inputT = k === 1 ? act.firstT! : tf.transpose(input);
-      G[k] = tf.transpose(tf.matMul(inputT, D)) as tf.Tensor2D;
+      G[k] = tf.transpose(tf.matMul(inputT, D));
       D = tf.matMul(D, W[k]);
       if (this.relu) D = tf.mul(D, mask(input)) as tf.Tensor2D;
     }
     G[0] = tf.matMul(tf.transpose(D), X);
-    return G;
+    return G.map((g) => g.dataSync());
   }
 
   /** One step of the configured trainer. Throws DivergenceError if the loss is not finite. */
@@ -210,13 +222,17 @@ export class Trainer {
         const v = -c * grad[i];
         delta[i] = Math.abs(v) < FLOAT32_MIN_NORMAL ? 0 : v;
       }
-      const G = this.backward(act, X, delta); // = −c·g
+      const values = this.layers.map((W) => W.dataSync() as Float32Array);
+      const G = this.backward(act, X, delta, values); // = −c·g
+      // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
+      const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
       this.layers.forEach((W, k) => {
-        let update = G[k];
         const m = opts.layerLr?.[k] ?? 1;
-        if (m !== 1) update = tf.mul(update, m);
-        if (opts.weightDecay) update = tf.sub(update, tf.mul(W, opts.lr * opts.weightDecay));
-        W.assign(tf.add(W, update) as tf.Tensor2D);
+        const w = values[k];
+        const u = G[k];
+        const next = new Float32Array(w.length);
+        for (let i = 0; i < w.length; i++) next[i] = w[i] + m * u[i] - decay * w[i];
+        W.assign(tf.tensor2d(next, W.shape));
       });
       this.stepCount++;
       // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709
@@ -246,9 +262,14 @@ export class Trainer {
     return tf.tidy(() => {
       const act = this.forward(this.X, this.XT);
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
-      const G = this.backward(act, this.X, Float32Array.from(grad));
+      const values = this.layers.map((W) => W.dataSync() as Float32Array);
+      const G = this.backward(act, this.X, Float32Array.from(grad), values);
       const scale = isLog ? Math.exp(v) : 1;
-      return { logLoss: isLog ? v : Math.log(v), grads: G.map((g, k) => (tf.reshape(g, this.layers[k].shape).arraySync() as number[][]).map((r) => r.map((x) => x * scale))) };
+      const grads = this.layers.map((W, k) => {
+        const [rows, cols] = W.shape;
+        return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => G[k][i * cols + j] * scale));
+      });
+      return { logLoss: isLog ? v : Math.log(v), grads };
     });
   }
 

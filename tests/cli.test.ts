@@ -82,7 +82,8 @@ const eta = plainGdStep(soudry.X, soudry.y);
 const STEPS = 10_000;
 const mainArgs = ['--data', fixture, '--model', 'linear', '--loss', 'exp', '--reduction', 'mean', '--init', 'zero', '--lr', String(eta), '--steps', String(STEPS), '--record', '1,10,100,1000'];
 const shortArgs = ['--data', fixture, '--model', 'linear', '--loss', 'logistic', '--lr', '0.1', '--steps', '3', '--record', '1'];
-let spawned: Promise<Record<'main' | 'out' | 'unknownOption' | 'diverge', Spawned>>;
+const seededArgs = ['--data', fixture, '--model', 'relu', '--depth', '3', '--width', '4', '--loss', 'logistic', '--lr', '0.05', '--steps', '200', '--batch-size', '5', '--seed', '7', '--record', '0,50'];
+let spawned: Promise<Record<'main' | 'out' | 'unknownOption' | 'diverge' | 'same1' | 'same2', Spawned>>;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'theory3-cli-'));
@@ -92,6 +93,8 @@ beforeAll(() => {
     out: cli([...shortArgs, '--out', join(dir, 'out.json')]),
     unknownOption: cli([...shortArgs, '--bogus', '1']),
     diverge: cli(['--data', fixture, '--model', 'relu', '--loss', 'exp', '--lr', '1e6', '--steps', '100']),
+    same1: cli(seededArgs),
+    same2: cli(seededArgs),
   };
   spawned = (async () => {
     const entries = await Promise.all(Object.entries(jobs).map(async ([k, p]) => [k, await p] as const));
@@ -270,5 +273,14 @@ describe('cli: the real command', () => {
     const r = await spawned;
     expectOneLineError(r.unknownOption, /^theory3: train: Unknown option '--bogus'/);
     expectOneLineError(r.diverge, /^theory3: training produced a non-finite loss .* at step \d+/);
+  });
+});
+
+describe('determinism of the command line', () => {
+  test('the same train command with the same seed and backend prints byte-identical JSON (SGD, Gaussian init)', async () => {
+    const { same1, same2 } = await spawned;
+    expect(same1.code).toBe(0);
+    expect(same1.stdout.length).toBeGreaterThan(100);
+    expect(same1.stdout).toBe(same2.stdout);
   });
 });
