@@ -7,7 +7,8 @@ export default defineConfig({
     setupFiles: ['./tests/setup.ts'],
     // Training loops are synchronous and cannot be interrupted: properties size their runs to
     // finish well inside this.
-    testTimeout: 120_000,
+    // The explore profile runs 10× the cases within a per-property time budget (src/profile.ts).
+    testTimeout: process.env.THEORY3_PROFILE === 'explore' ? 30 * 60_000 : 120_000,
     // vitest picks one worker on 2 cores; test files are independent and CPU-bound, so use both.
     maxWorkers: 2,
     hookTimeout: 60_000,

@@ -5,6 +5,9 @@
  *   THEORY3_SEED     fast-check seed (an integer) — replays a run
  *   THEORY3_RUNS     overrides every property's number of runs
  *   THEORY3_BACKEND  wasm (default) | cpu
+ *   THEORY3_TIME_BUDGET  seconds per property in the explore profile (default 60): fast-check stops
+ *                    drawing new cases after it, so that 10× the runs cannot take hours
+ * Under CI=true the profile is ci unless THEORY3_PROFILE says otherwise.
  */
 export interface Profile {
   name: 'ci' | 'explore';
@@ -12,6 +15,8 @@ export interface Profile {
   runsOverride: number | null;
   runsFactor: number;
   backend: 'wasm' | 'cpu';
+  /** fast-check's interruptAfterTimeLimit per property, explore profile only. */
+  timeBudgetMs: number | null;
 }
 
 const CI_SEED = 20_190_314;
@@ -32,5 +37,7 @@ export function resolveProfile(env: NodeJS.ProcessEnv): Profile {
   const seed = intFromEnv(env, 'THEORY3_SEED') ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
   const runs = intFromEnv(env, 'THEORY3_RUNS');
   if (runs !== null && runs < 1) throw new Error(`THEORY3_RUNS must be ≥ 1, got ${runs}`);
-  return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend };
+  const budget = intFromEnv(env, 'THEORY3_TIME_BUDGET') ?? 60;
+  if (budget < 1) throw new Error(`THEORY3_TIME_BUDGET must be ≥ 1 second, got ${budget}`);
+  return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend, timeBudgetMs: name === 'explore' ? budget * 1000 : null };
 }

@@ -98,6 +98,12 @@ export class Trainer {
   private readonly batchRng: Rng | null;
   private readonly K: number;
   private readonly relu: boolean;
+  /**
+   * The weights as the host last uploaded them, with the data id each variable got then: the host
+   * applies the update, and skips downloading weights it wrote itself unless a variable was
+   * assigned from outside since (its data id changed).
+   */
+  private readonly hostCopy: { dataId: object; values: Float32Array }[] = [];
 
   constructor(data: Dataset, init: Weights, readonly opts: TrainOptions) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
@@ -124,14 +130,11 @@ export class Trainer {
     const W = this.layers;
     const K = this.K;
     if (K === 1) return { f: tf.matMul(W[0], XT), hidden: [] }; // [1, B]
-    const firstT = firstLayerT(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
+    const firstT = fusedMatMul(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
     // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
     if (K === 2) return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
-    const activation = this.relu ? 'relu' : 'linear';
     const hidden = [tf.transpose(firstT)];
-    for (let k = 1; k < K - 1; k++) {
-      hidden.push(tf.fused.matMul({ a: hidden[k - 1], b: tf.transpose(W[k]), activation }) as tf.Tensor2D);
-    }
+    for (let k = 1; k < K - 1; k++) hidden.push(fusedMatMul(hidden[k - 1], tf.transpose(W[k]), this.relu));
     const [out, inp] = W[K - 1].shape;
     return { f: tf.matMul(hidden[K - 2], tf.reshape(W[K - 1], [inp, out])), firstT, hidden }; // [B, 1]
   }
@@ -189,6 +192,14 @@ export class Trainer {
     return G.map((g) => g.dataSync());
   }
 
+  /** The current weights on the host, row-major per layer (see hostCopy). */
+  private values(): Float32Array[] {
+    return this.layers.map((W, k) => {
+      const copy = this.hostCopy[k];
+      return copy && copy.dataId === W.dataId ? copy.values : (W.dataSync() as Float32Array);
+    });
+  }
+
   /** One step of the configured trainer. Throws DivergenceError if the loss is not finite. */
   step(): StepInfo {
     const opts = this.opts;
@@ -222,7 +233,7 @@ export class Trainer {
         const v = -c * grad[i];
         delta[i] = Math.abs(v) < FLOAT32_MIN_NORMAL ? 0 : v;
       }
-      const values = this.layers.map((W) => W.dataSync() as Float32Array);
+      const values = this.values();
       const G = this.backward(act, X, delta, values); // = −c·g
       // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
       const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
@@ -233,6 +244,7 @@ export class Trainer {
         const next = new Float32Array(w.length);
         for (let i = 0; i < w.length; i++) next[i] = w[i] + m * u[i] - decay * w[i];
         W.assign(tf.tensor2d(next, W.shape));
+        this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
       this.stepCount++;
       // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709
@@ -262,8 +274,7 @@ export class Trainer {
     return tf.tidy(() => {
       const act = this.forward(this.X, this.XT);
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
-      const values = this.layers.map((W) => W.dataSync() as Float32Array);
-      const G = this.backward(act, this.X, Float32Array.from(grad), values);
+      const G = this.backward(act, this.X, Float32Array.from(grad), this.values());
       const scale = isLog ? Math.exp(v) : 1;
       const grads = this.layers.map((W, k) => {
         const [rows, cols] = W.shape;
@@ -283,16 +294,16 @@ export class Trainer {
 }
 
 /**
- * relu(W₁Xᵀ) (or W₁Xᵀ) [h, B] with the activation fused into the product. The kernel is called
- * directly: tf.fused.matMul wraps it in a customGrad scope that costs as much as the small product.
+ * relu(A·B) (or A·B) with the activation fused into the product. The kernel is called directly:
+ * tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
  */
-function firstLayerT(W1: tf.Tensor2D, XT: tf.Tensor2D, relu: boolean): tf.Tensor2D {
-  const [h, d] = W1.shape;
-  const B = XT.shape[1];
-  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(W1, [1, h, d]), b: tf.reshape(XT, [1, d, B]) }, {
+function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean): tf.Tensor2D {
+  const [m, k] = A.shape;
+  const n = B.shape[1];
+  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(A, [1, m, k]), b: tf.reshape(B, [1, k, n]) }, {
     transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
   }) as tf.Tensor3D;
-  return tf.reshape(out, [h, B]);
+  return tf.reshape(out, [m, n]);
 }
 
 function sampleWithoutReplacement(rng: Rng, n: number, k: number): number[] {

@@ -4,5 +4,10 @@ import { useBackend } from '../src/backend.js';
 
 // Every test file runs in its own worker: configure fast-check and the tfjs backend there.
 const profile = inject('theory3');
-fc.configureGlobal({ seed: profile.seed, ...(profile.runsOverride ? { numRuns: profile.runsOverride } : {}) });
+fc.configureGlobal({
+  seed: profile.seed,
+  ...(profile.runsOverride ? { numRuns: profile.runsOverride } : {}),
+  // explore: stop drawing new cases after the budget; the runs done so far still count
+  ...(profile.timeBudgetMs ? { interruptAfterTimeLimit: profile.timeBudgetMs, markInterruptAsFailure: false } : {}),
+});
 await useBackend(profile.backend);
