@@ -178,7 +178,13 @@ describe('cli: bad input, in-process (InputError naming the problem)', () => {
   });
 
   test('--lr -1 (a value that looks like an option) is refused in one line naming --lr', () => {
-    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '-1', '--steps', '5'], /--lr/);
+    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '-1', '--steps', '5'], /--lr must be positive, got -1/);
+    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '0.1', '--steps', '-3'], /--steps must be an integer in 1\.\.\d+, got -3/);
+  });
+
+  test('coordinates too large for float32 training are refused with advice to rescale', () => {
+    const huge = file('huge.json', JSON.stringify({ X: [[1e30, 2], [-1e30, 1]], y: [1, -1] }));
+    refuses(['--data', huge, '--model', 'linear', '--loss', 'exp', '--lr', '0.1', '--steps', '5'], /coordinates up to 1\.0e\+30.*rescale/);
   });
 
   test('diverging training (--lr 1e6 on relu) throws DivergenceError naming the step', async () => {

@@ -8,8 +8,16 @@ export function parseOptions(
   command: string,
 ): { values: Record<string, string | undefined>; positionals: string[] } {
   const options = Object.fromEntries(names.map((n) => [n, { type: 'string' as const }]));
+  // "--lr -1" would be read as an option "-1": join a negative number to its option, so that
+  // the value reaches the check that says what is wrong with it.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(argv[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
     return { values: values as Record<string, string | undefined>, positionals };
   } catch (e) {
     // node's messages can span lines ("--lr -1" is "ambiguous"): keep the first, one line out.

@@ -17,6 +17,9 @@ const OPTIONS = [
   'seed', 'record', 'batch-size', 'backend', 'out',
 ] as const;
 
+/** Beyond this, x·x and the first step's products overflow float32 for any useful weights. */
+const MAX_COORDINATE = 1e15;
+
 /** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
 const MAX_STEPS = 100_000_000;
 
@@ -52,6 +55,10 @@ export function parseTrainJob(argv: string[]): TrainJob {
   const dataset = loadDataset(dataPath);
   for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
   const d = dataset.X[0].length;
+  const largest = Math.max(...dataset.X.map((x) => Math.max(...x.map(Math.abs))));
+  if (largest > MAX_COORDINATE) {
+    throw new InputError(`${dataPath}: coordinates up to ${largest.toExponential(1)}; training runs in float32, where products of such values overflow (max 3.4e38): rescale the data below ${MAX_COORDINATE.toExponential(0)}`);
+  }
   if (batchSize !== undefined && batchSize > dataset.X.length) throw new InputError(`--batch-size ${batchSize} exceeds the ${dataset.X.length} points of ${dataPath}`);
   const late = record.filter((s) => s > steps);
   if (late.length > 0) process.stderr.write(`theory3: warning: --record steps after --steps ${steps} are ignored: ${late.join(',')}\n`);
