@@ -4,6 +4,9 @@ import * as tf from '@tensorflow/tfjs';
  * Training objectives as functions of the margins q_n = y_n f(x_n). Exponential-type losses are
  * computed in log space: float32 e^{−q} is 0 past q ≈ 104, which would stop training silently,
  * while log L = LSE(log ℓ(q_n)) and its gradient stay finite at any scale.
+ * Two forms of the same objective: `objective`, on tfjs tensors and differentiable by tfjs, and
+ * `objectiveOfOutputs`, in float64 on the host with its derivative written out, which the Trainer
+ * uses (one download of the outputs instead of a taped log-sum-exp).
  */
 export type LossKind = 'exp' | 'logistic' | 'squared';
 export type Reduction = 'sum' | 'mean';
@@ -62,6 +65,9 @@ export function fittedThreshold(loss: LossKind): number {
   return loss === 'logistic' ? Math.LN2 : 1;
 }
 
+/** Past this margin ℓ(q) = log1p(e^{−q}) is below 1e-13 and its series in u = e^{−q} is exact in float64. */
+const LOGISTIC_TAIL = 30;
+
 /**
  * The objective of the network outputs f_n on the host, in float64, and its derivative: what the
  * training step needs from the loss. The margins are q_n = y_n f_n; `logScale` multiplies L by
@@ -69,13 +75,10 @@ export function fittedThreshold(loss: LossKind): number {
  * the derivative ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n), finite at any scale; for the
  * squared control the value is L itself and the derivative ∂L/∂f_n.
  *
- * Computing this in float64 from the float32 outputs is exact up to the rounding of f (the tfjs
- * `objective` above rounds every intermediate to float32 as well), and it is O(N) scalar work, cheaper
- * on the host than the half-dozen kernels of a taped log-sum-exp on the backend.
+ * In float64 from the float32 outputs, its only error is the rounding of f (the tfjs `objective`
+ * above rounds every intermediate to float32 as well), and it is O(N) scalar work: cheaper on the
+ * host than the half-dozen kernels of a log-sum-exp and its gradient on the backend.
  */
-/** Past this margin ℓ(q) = log1p(e^{−q}) is below 1e-13 and its series in u = e^{−q} is exact in float64. */
-const LOGISTIC_TAIL = 30;
-
 export interface OutputObjective {
   /** log L (isLog) or L (squared). */
   value: number;

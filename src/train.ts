@@ -15,23 +15,25 @@ import { stream, type Rng } from './rng.js';
  *             grows linearly in steps instead of like log t (THEORY.md, Numerics).
  * Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L.
  *
- * How a step runs (issue 6: a step is a handful of kernels, not a taped graph). The network is a
- * chain of matrix products, so its forward and backward passes are written out here instead of
- * recorded on a tfjs gradient tape:
+ * How a step runs (issue 6: a handful of kernels instead of a taped graph). The networks are chains
+ * of matrix products, so the forward and backward passes are written out here rather than recorded
+ * on a tfjs gradient tape (tf.valueAndGrads), and the small scalar work goes to the host:
  *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
- *   2. one download of the N outputs; the host evaluates the loss of the margins y_n f_n in
- *      float64 (`objectiveOfOutputs`: log L and ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n)),
- *      checks it is finite, and picks c;
- *   3. one upload of the N numbers −c ∂ log L/∂f_n: c is folded in there, so there is no scalar
- *      tensor per step and the backward pass yields the update −c·g itself;
- *   4. backward on the backend: G_k = Σ_n δ_n ∂f_n/∂W_k by the chain rule (a few matMuls), and
- *      W_k ← W_k + G_k.
- * Layouts are chosen for the wasm backend, whose matMul runs XNNPACK only without transposes (any
- * transpose takes a naive loop, 10× slower) and caches the packed right operand by tensor id, so the
- * constant data are kept in both layouts (X [N,d], Xᵀ [d,N]) and serve as the right operand; the
- * first hidden layer is computed transposed, Hᵀ = relu(W₁Xᵀ) [h,N], so that G₁ = (mask ⊙ δ)·X needs
- * no transpose either. The naive loop is kept for matrix–vector products (N·h multiply-adds), where
- * it beats packing a fresh operand.
+ *   2. one download of the B outputs; the host evaluates the loss of the margins y_n f_n in float64
+ *      (`objectiveOfOutputs`: log L and ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n)),
+ *      checks that it is finite and picks c;
+ *   3. one upload of δ_n = −c ∂ log L/∂f_n: c is folded in, so no scalar tensor is made per step;
+ *   4. backward on the backend: the products of the chain rule, U_k = Σ_n δ_n ∂f_n/∂W_k = −c·g_k,
+ *      downloaded (the weights are small next to the data);
+ *   5. the host forms W_k + m_k U_k − ηλ W_k in float64 (m_k: layerLr, λ: weightDecay), rounds it
+ *      to float32 once and assigns it to the variable.
+ * For the 2-layer net the backward pass is one product on the backend, Q = (relu'(Z) ⊙ δᵀ)·X
+ * [h, d]; U₁ = W₂ᵀ ⊙ Q and U₂ᵢ = Σ_j Q_ij W₁_ij are h·d multiply-adds on the host.
+ * The layouts serve the wasm backend (see materializeTransposes): XNNPACK runs plain products
+ * only, so the data are kept as X [N, d] and Xᵀ [d, N], the right operands of the data-side
+ * products, and the 2-layer net's hidden layer is computed transposed, Hᵀ = relu(W₁Xᵀ) [h, N], so
+ * that Q needs no transpose either; matrix–vector products (f = W₂H, B·h multiply-adds) take the
+ * naive loop, which beats packing a fresh operand for XNNPACK.
  */
 export type Schedule = 'constant' | 'flow';
 export const SCHEDULES: readonly Schedule[] = ['constant', 'flow'];
@@ -77,9 +79,9 @@ function logAddExp(a: number, b: number): number {
 interface Activations {
   /** f_n, N values (shape [1,N] or [N,1]). */
   f: tf.Tensor2D;
-  /** First hidden layer, transposed: Hᵀ [h, N] (K ≥ 2). */
+  /** K = 2: the hidden layer, transposed: Hᵀ [h, B]. */
   firstT?: tf.Tensor2D;
-  /** Hidden layers 1..K−1 as [N, h] (K ≥ 3 only). */
+  /** K ≥ 3: hidden layers 1..K−1 as [B, h]. */
   hidden: tf.Tensor2D[];
 }
 
@@ -130,19 +132,23 @@ export class Trainer {
     const W = this.layers;
     const K = this.K;
     if (K === 1) return { f: tf.matMul(W[0], XT), hidden: [] }; // [1, B]
-    const firstT = fusedMatMul(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
-    // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
-    if (K === 2) return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
-    const hidden = [tf.transpose(firstT)];
-    for (let k = 1; k < K - 1; k++) hidden.push(fusedMatMul(hidden[k - 1], tf.transpose(W[k]), this.relu));
-    const [out, inp] = W[K - 1].shape;
-    return { f: tf.matMul(hidden[K - 2], tf.reshape(W[K - 1], [inp, out])), firstT, hidden }; // [B, 1]
+    if (K === 2) {
+      const firstT = fusedMatMul(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
+      // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
+      return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
+    }
+    // K ≥ 3: hidden layers as [B, h]
+    const hidden = [fusedMatMul(X, W[0], this.relu, true)];
+    for (let k = 1; k < K - 1; k++) hidden.push(fusedMatMul(hidden[k - 1], W[k], this.relu, true));
+    // f = H W_Kᵀ by the naive loop: W_K is the right operand of XNNPACK in the backward pass, as
+    // [1, h], and its cache of packed operands is keyed by data, not shape (see materializeTransposes)
+    return { f: tf.matMul(hidden[K - 2], W[K - 1], false, true), hidden }; // [B, 1]
   }
 
   /**
    * Backward pass: G_k = Σ_n delta_n ∂f_n/∂W_k for every layer, from the activations of `forward`
-   * on the same rows, as host arrays in the row-major layout of W_k. `values` are the current
-   * weights, downloaded by the caller.
+   * on the same rows, as host arrays in the row-major layout of W_k; `values` are the current
+   * weights on the host (see values()).
    */
   private backward(act: Activations, X: tf.Tensor2D, delta: Float32Array, values: Float32Array[]): ArrayLike<number>[] {
     const W = this.layers;
@@ -178,17 +184,16 @@ export class Trainer {
     const col = tf.tensor2d(delta, [B, 1]);
     const G: tf.Tensor[] = new Array(K);
     const last = act.hidden[K - 2];
-    G[K - 1] = tf.matMul(col, last, true, false);
-    let D = tf.mul(col, W[K - 1]) as tf.Tensor2D; // ∂/∂(pre-activation of the last hidden layer) [B, h]
+    G[K - 1] = tf.matMul(col, last, true, false); // a matrix–vector product: the naive loop is fine
+    let D: tf.Tensor2D = tf.matMul(col, W[K - 1]); // ∂f/∂(pre-activation of the last hidden layer) ⊙ δ [B, h]
     if (this.relu) D = tf.mul(D, mask(last)) as tf.Tensor2D;
     for (let k = K - 2; k >= 1; k--) {
       const input = act.hidden[k - 1];
-      const inputT = k === 1 ? act.firstT! : tf.transpose(input);
-      G[k] = tf.transpose(tf.matMul(inputT, D));
+      G[k] = matMulT(D, input, true, false); // Dᵀ H_{k−1}
       D = tf.matMul(D, W[k]);
       if (this.relu) D = tf.mul(D, mask(input)) as tf.Tensor2D;
     }
-    G[0] = tf.matMul(tf.transpose(D), X);
+    G[0] = matMulT(D, X, true, false);
     return G.map((g) => g.dataSync());
   }
 
@@ -230,8 +235,8 @@ export class Trainer {
       const stepSize = isLog ? c / Math.exp(logL) : c;
       const delta = new Float32Array(grad.length);
       for (let i = 0; i < grad.length; i++) {
-        const v = -c * grad[i];
-        delta[i] = Math.abs(v) < FLOAT32_MIN_NORMAL ? 0 : v;
+        const d = -c * grad[i];
+        delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
       }
       const values = this.values();
       const G = this.backward(act, X, delta, values); // = −c·g
@@ -285,7 +290,11 @@ export class Trainer {
   }
 
   weights(): Weights {
-    return this.layers.map((W) => W.arraySync());
+    const values = this.values();
+    return this.layers.map((W, k) => {
+      const [rows, cols] = W.shape;
+      return Array.from({ length: rows }, (_, i) => Array.from(values[k].subarray(i * cols, (i + 1) * cols)));
+    });
   }
 
   dispose(): void {
@@ -294,14 +303,38 @@ export class Trainer {
 }
 
 /**
- * relu(A·B) (or A·B) with the activation fused into the product. The kernel is called directly:
- * tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
+ * The wasm backend multiplies transposed operands by a naive loop (XNNPACK only takes plain
+ * products), so there a transposed operand is materialized first, which is cheaper for all but
+ * matrix–vector products; the cpu backend multiplies with strides at no extra cost but transposes
+ * slowly, so there the flags are passed on.
+ * A trap on wasm: XNNPACK packs the right operand once and caches it under the tensor's data id,
+ * whatever its shape, so one tensor's data (a reshape shares it) must never be the right operand
+ * of two products in different shapes: the second would silently use the first one's packing.
  */
-function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean): tf.Tensor2D {
+const materializeTransposes = () => tf.getBackend() === 'wasm';
+
+/** Aᵀ as a tensor of its own; a row or a column is only reshaped. */
+function transposed(A: tf.Tensor2D): tf.Tensor2D {
+  const [m, n] = A.shape;
+  return m === 1 || n === 1 ? tf.reshape(A, [n, m]) : tf.transpose(A);
+}
+
+/** op(A)·op(B) with op = transpose where asked (see materializeTransposes). */
+function matMulT(A: tf.Tensor2D, B: tf.Tensor2D, tA: boolean, tB: boolean): tf.Tensor2D {
+  if (!materializeTransposes()) return tf.matMul(A, B, tA, tB);
+  return tf.matMul(tA ? transposed(A) : A, tB ? transposed(B) : B);
+}
+
+/**
+ * relu(A·op(B)) (or A·op(B)) with the activation fused into the product. The kernel is called
+ * directly: tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
+ */
+function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false): tf.Tensor2D {
+  if (tB && materializeTransposes()) return fusedMatMul(A, transposed(B), relu);
   const [m, k] = A.shape;
-  const n = B.shape[1];
-  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(A, [1, m, k]), b: tf.reshape(B, [1, k, n]) }, {
-    transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
+  const n = tB ? B.shape[0] : B.shape[1];
+  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(A, [1, m, k]), b: tf.reshape(B, [1, ...B.shape]) }, {
+    transposeA: false, transposeB: tB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
   }) as tf.Tensor3D;
   return tf.reshape(out, [m, n]);
 }
