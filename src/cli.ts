@@ -1,35 +1,38 @@
 import { DivergenceError, InputError } from './errors.js';
-import { emit, toJson } from './cli/output.js';
-import { runTrain, TRAIN_USAGE } from './cli/train.js';
-import { runSvm, svmAnnotator, SVM_USAGE } from './cli/svm.js';
-import { runReplay, REPLAY_USAGE } from './cli/replay.js';
-import { runVerify, VERIFY_USAGE } from './cli/verify.js';
 
 const USAGE = `usage:
-  ${TRAIN_USAGE}
-  ${SVM_USAGE}
-  ${REPLAY_USAGE}
-  ${VERIFY_USAGE}`;
+  theory3 train --data FILE --model linear|deep-linear|relu [--depth K] [--width H]
+      --loss exp|logistic|squared [--reduction sum|mean] [--schedule constant|flow] --lr ETA --steps T
+      [--init zero|gaussian|FILE] [--init-scale S] [--seed S] [--record 1,10,100,...] [--batch-size B]
+      [--backend wasm|cpu] [--out FILE]
+  theory3 svm --data FILE [--out FILE]
+  theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
+  theory3 verify [--report DIR] [vitest filters…]`;
 
-/** The command line: one subcommand per job; user mistakes print one line and exit non-zero. */
+/**
+ * The command line: one subcommand per job; user mistakes print one line and exit non-zero.
+ * Subcommands are imported when used: tfjs, vega and the test runner each cost start-up time.
+ */
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'train': {
+      const [{ runTrain }, { svmAnnotator }, { emit, toJson }] = await Promise.all([import('./cli/train.js'), import('./cli/svm.js'), import('./cli/output.js')]);
       const { out, result } = await runTrain(rest, svmAnnotator);
       emit(toJson(result), out);
       return;
     }
     case 'svm': {
+      const [{ runSvm }, { emit, toJson }] = await Promise.all([import('./cli/svm.js'), import('./cli/output.js')]);
       const { out, result } = runSvm(rest);
       emit(toJson(result), out);
       return;
     }
     case 'replay':
-      await runReplay(rest);
+      await (await import('./cli/replay.js')).runReplay(rest);
       return;
     case 'verify':
-      await runVerify(rest);
+      await (await import('./cli/verify.js')).runVerify(rest);
       return;
     case undefined:
     case '-h':

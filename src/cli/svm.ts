@@ -7,8 +7,6 @@ import type { TrainRecord } from '../train.js';
 import { parseOptions, required } from './args.js';
 import type { TrainJob } from './train.js';
 
-export const SVM_USAGE = 'theory3 svm --data FILE [--out FILE]';
-
 /** `svm`: the max-margin oracle on a data file. */
 export function runSvm(argv: string[]): { out: string | undefined; result: SvmResult } {
   const { values, positionals } = parseOptions(argv, ['data', 'out'], 'svm');

@@ -7,11 +7,6 @@ import { stream } from '../rng.js';
 import { SCHEDULES, train, type TrainOptions, type TrainRecord } from '../train.js';
 import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, required } from './args.js';
 
-export const TRAIN_USAGE = `theory3 train --data FILE --model linear|deep-linear|relu [--depth K] [--width H]
-    --loss exp|logistic|squared [--reduction sum|mean] [--schedule constant|flow] --lr ETA --steps T
-    [--init zero|gaussian|FILE] [--init-scale S] [--seed S] [--record 1,10,100,...] [--batch-size B]
-    [--backend wasm|cpu] [--out FILE]`;
-
 const OPTIONS = [
   'data', 'model', 'depth', 'width', 'loss', 'reduction', 'schedule', 'lr', 'steps', 'init', 'init-scale',
   'seed', 'record', 'batch-size', 'backend', 'out',

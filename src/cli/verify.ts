@@ -6,8 +6,6 @@ import { InputError } from '../errors.js';
 import { claimEntries, claimPlots, reportHtml, type TestOutcome } from '../report/report.js';
 import { parseOptions } from './args.js';
 
-export const VERIFY_USAGE = 'theory3 verify [--report DIR] [vitest filters…]';
-
 interface VitestJson {
   testResults: { assertionResults: { title: string; status: string; duration?: number; failureMessages?: string[] }[] }[];
 }
