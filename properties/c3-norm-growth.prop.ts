@@ -97,6 +97,8 @@ describe('N-C3: where ρ stays bounded', () => {
       params: { numRuns: runs(6) },
     });
     expect(result.failed).toBe(true);
+    const s = result.counterexample![0].setting;
+    expect(s.n + s.d, 'shrunk: a handful of points (plus d noisy copies) in few dimensions').toBeLessThanOrEqual(6);
   });
 
   test('N-C3: with the squared loss ρ converges to a finite value', () => {
@@ -109,5 +111,7 @@ describe('N-C3: where ρ stays bounded', () => {
       params: { numRuns: runs(6) },
     });
     expect(result.failed).toBe(true);
+    const s = result.counterexample![0].setting;
+    expect(s.n * s.d).toBeLessThanOrEqual(4 * 2);
   });
 });

@@ -106,5 +106,7 @@ describe('N-C4: where the margin may decrease', () => {
       params: { numRuns: runs(12) },
     });
     expect(result.failed).toBe(true);
+    const s = result.counterexample![0].setting;
+    expect(s.n * s.d, 'shrunk to a few points in few dimensions').toBeLessThanOrEqual(4 * 2);
   });
 });
