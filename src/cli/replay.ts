@@ -3,7 +3,7 @@ import { useBackend, type BackendName } from '../backend.js';
 import { CHECKS } from '../checks.js';
 import type { Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
-import { InputError } from '../errors.js';
+import { DivergenceError, InputError } from '../errors.js';
 import { checkWeights } from '../model.js';
 import { renderSvg, trajectoryCharts } from '../plot.js';
 import { train } from '../train.js';
@@ -32,7 +32,17 @@ export async function runReplay(argv: string[]): Promise<void> {
   const backend = (c.backend ?? 'wasm') as BackendName;
   await useBackend(backend);
 
-  const { records, weights } = train(data, init, job.options, { steps: job.steps, record: job.record });
+  let run: ReturnType<typeof train>;
+  try {
+    run = train(data, init, job.options, { steps: job.steps, record: job.record });
+  } catch (e) {
+    if (!(e instanceof DivergenceError)) throw e;
+    // A run that leaves the finite numbers violates every claim about it; there is no trajectory to write.
+    process.stdout.write(`${c.property}: violates ${check.claim} (${job.check}): training diverged: ${e.message}\n`);
+    if (values.out !== undefined || values.plot !== undefined) process.stderr.write('theory3: warning: no trajectory to write or plot: the run diverged\n');
+    return;
+  }
+  const { records, weights } = run;
   const verdict = check.run(records, { ...job.options, n: data.X.length });
   const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
   if (values.out !== undefined) emit(toJson(trajectory), values.out);
