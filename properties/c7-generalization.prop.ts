@@ -113,6 +113,7 @@ import { stream } from '../src/rng.js';
 import { hoeffdingRadius, sequentialMeanTest, splitAlpha, type SequentialTest } from '../src/stats.js';
 import { train, Trainer, type TrainOptions } from '../src/train.js';
 import { gridReal, runs, seedArb } from './common.js';
+import { reportGaps } from './store.js';
 
 const DEPTH = 2;
 const TEACHER_WIDTH = 3;
@@ -253,6 +254,7 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
         const errorTest = sequentialMeanTest({ alpha, bound: B_D_ERROR, maxSamples: maxObservations });
         let attempts = 0;
         let largestGap = -Infinity;
+        const sums = { small: { loss: 0, error: 0 }, large: { loss: 0, error: 0 }, count: 0 };
         const maxAttempts = Math.ceil(maxObservations / (1 - MAX_UNFIT_FRACTION));
         while (!(lossTest.done && errorTest.done) && attempts < maxAttempts) {
           const r = replicate(c, attempts++);
@@ -261,11 +263,20 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
             if (!(g.loss <= bound)) throw new Error(`replicate ${attempts - 1}: loss gap ${g.loss} at N = ${n} exceeds the bound ${bound}`);
             largestGap = Math.max(largestGap, g.loss);
           }
+          for (const k of ['loss', 'error'] as const) {
+            sums.small[k] += r.small[k];
+            sums.large[k] += r.large[k];
+          }
+          sums.count++;
           if (!lossTest.done) lossTest.observe(r.small.loss - r.large.loss);
           if (!errorTest.done) errorTest.observe(r.small.error - r.large.error);
         }
         const summary = `${JSON.stringify(c)}: ${attempts} replicates tried; ${describeTest('loss', lossTest)}; ${describeTest('0-1', errorTest)}; largest loss gap ${fmt(largestGap)} (bounds ${fmt(boundSmall)} at N, ${fmt(boundLarge)} at 4N)`;
         console.log(`C7 ${summary}`);
+        reportGaps('C7', (['loss', 'error'] as const).flatMap((k) => [
+          { n: N_SMALL, gap: sums.small[k] / sums.count, which: `${k} gap` },
+          { n: N_LARGE, gap: sums.large[k] / sums.count, which: `${k} gap` },
+        ]));
         if (!(lossTest.done && errorTest.done)) {
           throw new Error(`more than ${MAX_UNFIT_FRACTION * 100}% of replicates did not reach L < 1 within ${STEP_CAP} steps (or had a degenerate teacher): ${summary}`);
         }

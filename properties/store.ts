@@ -67,3 +67,11 @@ export function reportTrajectory(id: string, records: TrainRecord[], figures: Re
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, JSON.stringify({ id, records, figures }));
 }
+
+/** C7's mean gaps against N, for the report's log–log plot. */
+export function reportGaps(id: string, points: { n: number; gap: number; which: string }[]): void {
+  const dir = process.env.THEORY3_REPORT_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `gaps-${id}.json`), JSON.stringify({ id, points }));
+}

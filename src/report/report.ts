@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSvg, trajectoryCharts } from '../plot.js';
+import { gapChart, renderSvg, trajectoryCharts } from '../plot.js';
 import type { TrainRecord } from '../train.js';
 import { CLAIMS } from './claims.js';
 
@@ -78,6 +78,11 @@ function readTrajectory(dir: string, id: string): { records: TrainRecord[]; figu
 
 /** Key numbers of a claim's representative run. */
 function readFigures(dir: string, id: string): Record<string, number> {
+  const gaps = join(dir, `gaps-${id}.json`);
+  if (existsSync(gaps)) {
+    const g = JSON.parse(readFileSync(gaps, 'utf8')) as { points: { n: number; gap: number; which: string }[] };
+    return Object.fromEntries(g.points.map((p) => [`mean ${p.which} at N=${p.n}`, p.gap]));
+  }
   const t = readTrajectory(dir, id);
   if (!t) return {};
   const last = t.records.at(-1);
@@ -95,6 +100,10 @@ export async function claimPlots(dir: string): Promise<Record<string, string>> {
   for (const f of readdirSync(dir).filter((n) => n.startsWith('trajectory-'))) {
     const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; records: TrainRecord[] };
     if (t.records.length > 1) plots[t.id] = await renderSvg(trajectoryCharts(t.records, `${t.id}: a representative run`));
+  }
+  for (const f of readdirSync(dir).filter((n) => n.startsWith('gaps-'))) {
+    const g = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; points: { n: number; gap: number; which: string }[] };
+    if (g.points.every((p) => p.gap > 0)) plots[g.id] = await renderSvg(gapChart(g.points, `${g.id}: mean gap of the normalized network against N`));
   }
   return plots;
 }
