@@ -22,7 +22,15 @@
  *    both the first check at ≤ 0.05 and the check from which it stays ≤ 0.05 to the end of the
  *    budget are reported; the latter is the decision.
  *
- * Writes bench/results.json (git-ignored) and prints the tables. Takes about 2½ minutes.
+ * 4. Replicates per second on wasm: R = 1, 16, 64 replicates of the reference architecture
+ *    (2-layer ReLU, d = 10, h = 32; N = REPLICATE_N = 200 points, not 500, to keep this section
+ *    under a minute), inits from seeds 1..R, trained together by EnsembleTrainer vs R separate
+ *    Trainers stepped in turn, timed in alternating rounds like section 1; replicate-steps per
+ *    second = R / (time of one step of all R). Both with one data set shared by all replicates and
+ *    with R data sets (seeds 1..R), which keeps the data-side products batched (src/ensemble.ts).
+ *
+ * Writes bench/results.json (git-ignored) and prints the tables. Takes about 3½ minutes.
+ * `tsx bench/bench.ts --replicates-only` runs section 4 alone and prints it without writing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -35,6 +43,7 @@ import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/mod
 import { stream } from '../src/rng.js';
 import { withMarginGap } from '../src/svm.js';
 import { Trainer, type Schedule, type TrainOptions } from '../src/train.js';
+import { EnsembleTrainer } from '../src/ensemble.js';
 import { LegacyTrainer } from './legacy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -281,6 +290,69 @@ function describeDecision(r: DecisionResult): string {
   return `angle ≤ ${TTD_ANGLE} for good from ${when}; smallest ${r.smallestAngle.toExponential(2)}, final ${r.finalAngle.toExponential(2)}`;
 }
 
+const REPLICATE_N = 200;
+const REPLICATE_RS = [1, 16, 64];
+
+interface ReplicateResult {
+  R: number;
+  data: 'shared' | 'per replicate';
+  /** replicate-steps per second, medians over rounds */
+  ensemblePerSecond: number;
+  separatePerSecond: number;
+  /** median over rounds of separate time / ensemble time */
+  speedup: number;
+  ensembleStepMs: number;
+}
+
+/** Section 4 on the active backend. */
+function replicatesBench(): ReplicateResult[] {
+  const model = modelSpec('relu', 2, 32);
+  const d = 10;
+  const out: ReplicateResult[] = [];
+  for (const shared of [true, false]) {
+    for (const R of REPLICATE_RS) {
+      const seeds = Array.from({ length: R }, (_, r) => r + 1);
+      const datas = seeds.map((s) => reluTeacherData(stream(shared ? 1 : s, 'data'), REPLICATE_N, d, 3, 0.1));
+      const inits = seeds.map((s) => initWeights(model, d, 'gaussian', 1, stream(s, 'init')));
+      const opts: TrainOptions = { model, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: 1e-3 };
+      const ensemble = new EnsembleTrainer(shared ? datas[0] : datas, inits, opts);
+      const trainers = inits.map((w, r) => new Trainer(datas[r], w, opts));
+      const separate: Stepper = { step: () => trainers.forEach((t) => t.step()), dispose: () => trainers.forEach((t) => t.dispose()) };
+      timeSteps(ensemble, WARMUP_MS, 5);
+      timeSteps(separate, WARMUP_MS, 5);
+      const te: number[] = [];
+      const ts: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        te.push(timeSteps(ensemble, ROUND_MS));
+        ts.push(timeSteps(separate, ROUND_MS));
+      }
+      ensemble.dispose();
+      separate.dispose();
+      const res: ReplicateResult = {
+        R, data: shared ? 'shared' : 'per replicate',
+        ensemblePerSecond: (R * 1000) / median(te), separatePerSecond: (R * 1000) / median(ts),
+        speedup: median(ts.map((t, i) => t / te[i])), ensembleStepMs: median(te),
+      };
+      out.push(res);
+      process.stderr.write(`  R=${R} ${res.data}: ensemble ${res.ensemblePerSecond.toFixed(0)}/s, separate ${res.separatePerSecond.toFixed(0)}/s (×${res.speedup.toFixed(1)})\n`);
+    }
+  }
+  return out;
+}
+
+function printReplicates(rs: ReplicateResult[]): void {
+  console.log(`\nReplicates per second on wasm: 2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, full batch (replicate-steps/s, medians over rounds)\n`);
+  const rows = [['data', 'R', 'ensemble', 'separate', 'ensemble/separate', 'ensemble vs its R=1', 'ensemble step']];
+  for (const r of rs) {
+    const one = rs.find((x) => x.R === 1 && x.data === r.data)!;
+    rows.push([
+      r.data, String(r.R), r.ensemblePerSecond.toFixed(0), r.separatePerSecond.toFixed(0), `×${r.speedup.toFixed(1)}`,
+      `×${(r.ensemblePerSecond / one.ensemblePerSecond).toFixed(1)}`, fmtMs(r.ensembleStepMs),
+    ]);
+  }
+  console.log(table(rows));
+}
+
 function fmtMs(ms: number): string {
   return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
 }
@@ -291,6 +363,11 @@ function table(rows: string[][]): string {
 }
 
 async function main() {
+  if (process.argv.includes('--replicates-only')) {
+    await useBackend('wasm');
+    printReplicates(replicatesBench());
+    return;
+  }
   const started = performance.now();
   const steps: StepResult[] = [];
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -302,6 +379,9 @@ async function main() {
   const where = await breakdown();
   process.stderr.write(`time to decision (≤ ${TTD_BUDGET_S} s per schedule)…\n`);
   const decision = await decisionBench();
+  process.stderr.write(`replicates per second on wasm (N = ${REPLICATE_N})…\n`);
+  await useBackend('wasm');
+  const replicates = replicatesBench();
   const results = {
     date: new Date().toISOString(),
     node: process.version,
@@ -310,6 +390,7 @@ async function main() {
     steps,
     referenceBreakdownWasm: where,
     timeToDecision: decision,
+    replicatesPerSecond: { backend: 'wasm', case: `2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, mean, constant step, full batch`, results: replicates },
     totalSeconds: (performance.now() - started) / 1000,
   };
   writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
@@ -345,6 +426,7 @@ async function main() {
   if (d.ratio) console.log(`  time until the angle stays ≤ ${d.angle}, constant/flow: ${d.ratio.lowerBound ? '> ' : ''}${d.ratio.value.toFixed(1)}×`);
   if (d.constant.first && d.flow.first) console.log(`  time to the first angle ≤ ${d.angle}, constant/flow: ${(d.constant.first.seconds / d.flow.first.seconds).toFixed(2)}×`);
   console.log('  (the angle along the path is not monotone: it can dip below the threshold early and come back up)');
+  printReplicates(replicates);
   console.log(`\nwrote ${path.relative(process.cwd(), OUT)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 
