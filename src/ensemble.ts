@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
-import { fittedThreshold, objectiveOfOutputs } from './loss.js';
+import { objectiveOfOutputs } from './loss.js';
 import { layerShapes, type Weights } from './model.js';
-import type { StepInfo, TrainOptions } from './train.js';
+import { scheduleCoefficient, type StepInfo, type TrainOptions } from './train.js';
 
 /**
  * Replicates trained together: R independent networks of one architecture, each on its own data
@@ -131,7 +131,7 @@ export class EnsembleTrainer {
         const { value: v, isLog, grad } = objectiveOfOutputs(f.subarray(r * N, (r + 1) * N), this.y[r], this.opts);
         const logL = isLog ? v : Math.log(v);
         if (!Number.isFinite(v)) bad.push(`replicate ${r}: ${v}`);
-        const c = this.coefficient(logL, isLog);
+        const c = scheduleCoefficient(this.opts, this.K, this.n, logL, isLog);
         for (let i = 0; i < N; i++) {
           const dv = -c * grad[i];
           delta[r * N + i] = Math.abs(dv) < 2 ** -126 ? 0 : dv; // subnormals as 0, see train.ts
@@ -206,17 +206,7 @@ export class EnsembleTrainer {
     return [G1, G2];
   }
 
-  /** The Trainer's coefficient c (src/train.ts), from one replicate's log L. */
-  private coefficient(logL: number, isLog: boolean): number {
-    const { lr, schedule, reduction, loss } = this.opts;
-    if (!isLog) return lr;
-    if (schedule === 'flow') {
-      const logSum = logL + (reduction === 'mean' ? Math.log(this.n) : 0);
-      if (logSum < Math.log(fittedThreshold(loss))) return lr / Math.max(1, -logL) ** (2 - 2 / this.K);
-      return lr * Math.min(1, Math.exp(logL));
-    }
-    return lr * Math.exp(logL);
-  }
+
 
   /** The weights of replicate r, as Trainer.weights() gives them. */
   weights(r: number): Weights {

@@ -85,6 +85,26 @@ interface Activations {
   hidden: tf.Tensor2D[];
 }
 
+/**
+ * The scalar c of a step W ← W − c·g (g = ∇ log L for exp-type losses, ∇L for squared) for a
+ * network of degree K on n points whose objective is log L before the step.
+ */
+export function scheduleCoefficient(opts: TrainOptions, K: number, n: number, logL: number, isLog: boolean): number {
+  const { lr, schedule, reduction, loss } = opts;
+  if (!isLog) return lr;
+  if (schedule === 'flow') {
+    const logSum = logL + (reduction === 'mean' ? Math.log(n) : 0);
+    // Fitted: η_t = η₀/(L (log 1/L)^{2−2/K}); the log is floored at 1 so that a sum loss just
+    // below 1 (log 1/L → 0) does not make the step explode.
+    if (logSum < Math.log(fittedThreshold(loss))) return lr / Math.max(1, -logL) ** (2 - 2 / K);
+    // Not fitted: plain GD while L ≤ 1, loss-normalized steps η₀/L while L > 1, which keeps the
+    // first steps from a badly misfit init (L = e^{100}, say) finite. Both are positive time
+    // changes of the same flow.
+    return lr * Math.min(1, Math.exp(logL));
+  }
+  return lr * Math.exp(logL);
+}
+
 export class Trainer {
   readonly layers: tf.Variable<tf.Rank.R2>[];
   readonly n: number;
@@ -259,20 +279,9 @@ export class Trainer {
   }
 
   private coefficient(logL: number, isLog: boolean): number {
-    const { lr, schedule, reduction, loss } = this.opts;
-    if (!isLog) return lr;
-    if (schedule === 'flow') {
-      const logSum = logL + (reduction === 'mean' ? Math.log(this.n) : 0);
-      // Fitted: η_t = η₀/(L (log 1/L)^{2−2/K}); the log is floored at 1 so that a sum loss just
-      // below 1 (log 1/L → 0) does not make the step explode.
-      if (logSum < Math.log(fittedThreshold(loss))) return lr / Math.max(1, -logL) ** (2 - 2 / this.K);
-      // Not fitted: plain GD while L ≤ 1, loss-normalized steps η₀/L while L > 1, which keeps the
-      // first steps from a badly misfit init (L = e^{100}, say) finite. Both are positive time
-      // changes of the same flow.
-      return lr * Math.min(1, Math.exp(logL));
-    }
-    return lr * Math.exp(logL);
+    return scheduleCoefficient(this.opts, this.K, this.n, logL, isLog);
   }
+
 
   /** ∇L of the full objective at the current weights, in float64 from float32. */
   gradient(): { logLoss: number; grads: Weights } {
