@@ -1,4 +1,5 @@
 import { test, expect } from 'vitest';
+import seedrandom from 'seedrandom';
 import {
   hoeffdingRadius,
   runSequentialTest,
@@ -8,16 +9,8 @@ import {
   type SequentialTestOptions,
 } from '../src/stats.js';
 
-/** mulberry32: a tiny seeded uniform [0, 1) generator, so every simulation replays. */
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform [0, 1) generator (seedrandom, as in src/rng.ts), so every case replays. */
+const mulberry32 = (seed: number): (() => number) => seedrandom(`test:${seed}`);
 
 /** Independent stream per (experiment, repetition). */
 const rngFor = (experiment: number, repetition: number) =>

@@ -3,6 +3,7 @@ import { describe, test, expect } from 'vitest';
 import fc from 'fast-check';
 import { maxMarginSvm, certificateWorst, NotSeparableError, type SvmResult } from '../src/svm.js';
 import { InputError } from '../src/errors.js';
+import seedrandom from 'seedrandom';
 
 // Explicit settings so the results do not depend on a global fast-check configuration.
 const FC = { seed: 20240611, numRuns: 50 };
@@ -16,16 +17,8 @@ const fixture: Fixture = JSON.parse(
   readFileSync(new URL('../../shared/fixtures/soudry2d.json', import.meta.url), 'utf8'),
 );
 
-/** mulberry32: a small seeded generator, so each fast-check case is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform [0, 1) generator (seedrandom, as in src/rng.ts), so every case replays. */
+const rng = (seed: number): (() => number) => seedrandom(`test:${seed}`);
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
