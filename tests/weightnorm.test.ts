@@ -1,0 +1,230 @@
+/**
+ * The weight-normalized stepper (src/weightnorm.ts): W_k = g_k v_k/‖v_k‖, GD on (g, v).
+ *
+ * Gradients. The stepper's ∂L/∂g and ∇_v L are tfjs autodiff (float32) through the normalization.
+ * They are checked against float64 central differences of L(g, v) = L(W(g, v)) (reference64's
+ * loss), and those in turn against the chain rule applied to float64 central differences in W:
+ *   ∂L/∂g_k = ⟨∇_{W_k}L, V_k⟩,  ∇_{v_k}L = (g_k/‖v_k‖)(∇_{W_k}L − ⟨∇_{W_k}L, V_k⟩V_k).
+ * Tolerances: float64 central differences (h = 1e-6·max(1,|x|)) agree to 1e-6 relative plus their
+ * rounding noise 1e-9·L per entry (as in gradients.test.ts). The float32 gradient is bounded like
+ * Trainer.gradient() there, 1e-4·‖g‖ + 2e-6·S (S: the gradient with every term in absolute value),
+ * with S scaled by max(1, |g_k|/‖v_k‖), the factor by which ∇_v L rescales ∇_W L. Weights, data and
+ * (g, v) are float32 numbers, so both sides see the same inputs.
+ *
+ * Steps. One step is v⁺ = fl32(v − η∇_v L) and g⁺ = fl32(g − η∂L/∂g) with the gradient it reports,
+ * bit for bit; the negative-control options add λv (weight decay on v) or step along ∇_W L. Over
+ * 1000 steps the trainer holds a fixed set of tensors (tf.tidy around each step) and frees them all.
+ */
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import type { Dataset } from '../src/data.js';
+import { InputError } from '../src/errors.js';
+import type { LossKind, LossSpec, Reduction } from '../src/loss.js';
+import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
+import { stream } from '../src/rng.js';
+import { WeightNormTrainer, weightNormOf, weightsOf, type WeightNormParams } from '../src/weightnorm.js';
+import { dist2, finiteDiffGrad64, flat, fround, gradScale64, kinkDistance, lossGrad64, norm2, runs } from './reference64.js';
+
+const caseArb = fc.record({
+  kind: fc.constantFrom<ModelKind>('linear', 'deep-linear', 'relu'),
+  depth: fc.integer({ min: 2, max: 3 }),
+  width: fc.integer({ min: 1, max: 4 }),
+  d: fc.integer({ min: 1, max: 4 }),
+  N: fc.integer({ min: 1, max: 8 }),
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  loss: fc.constantFrom<LossKind>('exp', 'logistic'),
+  reduction: fc.constantFrom<Reduction>('sum', 'mean'),
+  /** ‖v_k‖ = vScale·‖W_k‖: the scale of v is free, and the gradient must not depend on it being 1. */
+  vScale: fc.constantFrom(0.25, 1, 3),
+});
+type Case = typeof caseArb extends fc.Arbitrary<infer C> ? C : never;
+
+/** Gaussian points, random labels, Gaussian weights; (g, v) of those weights; all float32 numbers. */
+function build(c: Case): { spec: ModelSpec; data: Dataset; p: WeightNormParams; loss: LossSpec } {
+  const spec = modelSpec(c.kind, c.depth, c.width);
+  const rd = stream(c.seed, 'data');
+  const X = Array.from({ length: c.N }, () => Array.from({ length: c.d }, () => Math.fround(rd.gaussian())));
+  const y = X.map(() => (rd.uniform() < 0.5 ? -1 : 1));
+  const W = initWeights(spec, c.d, 'gaussian', 1, stream(c.seed, 'init'));
+  const p = weightNormOf(W);
+  return {
+    spec, data: { X, y },
+    p: { g: p.g.map(Math.fround), v: fround(p.v.map((V) => V.map((row) => row.map((x) => x * c.vScale)))) },
+    loss: { loss: c.loss, reduction: c.reduction },
+  };
+}
+
+const L64 = (p: WeightNormParams, data: Dataset, kind: ModelKind, loss: LossSpec) => lossGrad64(weightsOf(p), data, kind, loss).L;
+
+/** ∂L/∂g and ∇_v L by float64 central differences in (g, v). */
+function finiteDiffWn64(p: WeightNormParams, data: Dataset, kind: ModelKind, loss: LossSpec, h = 1e-6): { gradG: number[]; gradV: Weights } {
+  const q: WeightNormParams = { g: [...p.g], v: p.v.map((V) => V.map((row) => [...row])) };
+  const central = (get: () => number, set: (x: number) => void) => {
+    const x0 = get();
+    const step = h * Math.max(1, Math.abs(x0));
+    set(x0 + step);
+    const up = L64(q, data, kind, loss);
+    set(x0 - step);
+    const down = L64(q, data, kind, loss);
+    set(x0);
+    return (up - down) / (2 * step);
+  };
+  return {
+    gradG: q.g.map((_, k) => central(() => q.g[k], (x) => (q.g[k] = x))),
+    gradV: q.v.map((V) => V.map((row) => row.map((_, j) => central(() => row[j], (x) => (row[j] = x))))),
+  };
+}
+
+function withTrainer<T>(data: Dataset, p: WeightNormParams, spec: ModelSpec, loss: LossSpec, f: (t: WeightNormTrainer) => T, controls = {}): T {
+  const t = new WeightNormTrainer(data, p, { model: spec, ...loss, lr: 0.05, ...controls });
+  try {
+    return f(t);
+  } finally {
+    t.dispose();
+  }
+}
+
+const gradVec = (g: { gradG: number[]; gradV: Weights }) => [...g.gradG, ...flat(g.gradV)];
+
+describe('weight normalization: gradients', () => {
+  test('float64 central differences in (g, v) equal the chain rule on central differences in W (≤ 1e-6 relative)', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { data, p, loss } = build(c);
+        const W = weightsOf(p);
+        fc.pre(c.kind !== 'relu' || kinkDistance(W, data.X) > 1e-3);
+        checked++;
+        const fd = finiteDiffWn64(p, data, c.kind, loss);
+        const G = finiteDiffGrad64(W, data, c.kind, loss);
+        const chain = {
+          gradG: G.map((Gk, k) => dot2(Gk, W[k]) / p.g[k]), // ⟨G, V⟩, since W = g V
+          gradV: G.map((Gk, k) => {
+            const nv = Math.sqrt(dot2(p.v[k], p.v[k]));
+            const along = dot2(Gk, p.v[k]) / nv; // ⟨G, V⟩, V = v/‖v‖
+            return Gk.map((row, i) => row.map((x, j) => (p.g[k] / nv) * (x - (along * p.v[k][i][j]) / nv)));
+          }),
+        };
+        const { L } = lossGrad64(W, data, c.kind, loss);
+        const a = gradVec(fd);
+        const b = gradVec(chain);
+        const noise = 1e-9 * L * Math.sqrt(a.length) * Math.max(1, ...p.g.map((g, k) => Math.abs(g) / Math.sqrt(dot2(p.v[k], p.v[k]))));
+        expect(dist2(a, b)).toBeLessThanOrEqual(1e-6 * norm2(b) + noise);
+      }),
+      { numRuns: runs(40) },
+    );
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  test('the stepper’s float32 autodiff gradient equals float64 central differences in (g, v) (≤ 1e-4·‖g‖ + 2e-6·S)', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { spec, data, p, loss } = build(c);
+        const W = weightsOf(p);
+        fc.pre(c.kind !== 'relu' || kinkDistance(W, data.X) > 1e-3);
+        const got = withTrainer(data, p, spec, loss, (t) => t.gradient());
+        const fd = finiteDiffWn64(p, data, c.kind, loss);
+        const ref = lossGrad64(W, data, c.kind, loss);
+        const rescale = Math.max(1, ...p.g.map((g, k) => Math.abs(g) / Math.sqrt(dot2(p.v[k], p.v[k]))));
+        const S = gradScale64(W, data, loss, c.kind) * rescale;
+        const fdNoise = 1e-9 * ref.L * Math.sqrt(gradVec(fd).length) * rescale;
+        expect(dist2(gradVec(got), gradVec(fd))).toBeLessThanOrEqual(1e-4 * norm2(gradVec(fd)) + 2e-6 * S + fdNoise);
+        // the reported norms and log L are those of the same gradient
+        got.gradVNormSq.forEach((n2, k) => expect(n2).toBeCloseTo(dot2(got.gradV[k], got.gradV[k]), 12));
+        expect(Math.abs(got.logLoss - ref.logL)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref.logL)));
+      }),
+      { numRuns: runs(40) },
+    );
+  });
+});
+
+function dot2(a: number[][], b: number[][]): number {
+  let s = 0;
+  a.forEach((row, i) => row.forEach((x, j) => (s += x * b[i][j])));
+  return s;
+}
+
+describe('weight normalization: steps', () => {
+  test('one step is g⁺ = fl32(g − η ∂L/∂g), v⁺ = fl32(v − η ∇_v L), bit for bit, with the gradient it reports', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { spec, data, p, loss } = build(c);
+        withTrainer(data, p, spec, loss, (t) => {
+          const before = t.params();
+          expect(before).toEqual(p); // float32 inputs are stored exactly
+          const info = t.step();
+          const after = t.params();
+          expect(after.g).toEqual(before.g.map((g, k) => Math.fround(g - info.lr * info.gradG[k])));
+          expect(after.v).toEqual(before.v.map((V, k) => V.map((row, i) => row.map((x, j) => Math.fround(x - info.lr * info.gradV[k][i][j])))));
+          expect(t.stepCount).toBe(1);
+        });
+      }),
+      { numRuns: runs(20) },
+    );
+  });
+
+  test('negative-control options: weight decay adds λv to the v step; `unprojected` steps v along ∇_W L', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { spec, data, p, loss } = build(c);
+        withTrainer(data, p, spec, loss, (t) => {
+          const info = t.step();
+          const after = t.params();
+          expect(after.v).toEqual(p.v.map((V, k) => V.map((row, i) => row.map((x, j) => Math.fround(x - info.lr * (info.gradV[k][i][j] + 0.1 * x))))));
+        }, { vWeightDecay: 0.1 });
+        withTrainer(data, p, spec, loss, (t) => {
+          const info = t.step();
+          const after = t.params();
+          const G = lossGrad64(weightsOf(p), data, c.kind, loss).grads;
+          const S = gradScale64(weightsOf(p), data, loss, c.kind);
+          // v⁺ = v − η∇_W L: the float32 ∇_W L within the bound of gradients.test.ts
+          const implied = flat(after.v).map((x, i) => (flat(p.v)[i] - x) / info.lr);
+          const ulp = flat(p.v).map((x) => (Math.abs(x) * 2 ** -23) / info.lr); // one rounding of v⁺
+          expect(dist2(implied, flat(G))).toBeLessThanOrEqual(1e-4 * norm2(flat(G)) + 2e-6 * S + norm2(ulp));
+        }, { unprojected: true });
+      }),
+      { numRuns: runs(10) },
+    );
+  });
+
+  test('the network of (g, v) is the network of W: weightsOf(weightNormOf(W)) = W, the same loss', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { spec, data, p, loss } = build(c);
+        const W = weightsOf(p);
+        const back = weightsOf(weightNormOf(W));
+        expect(dist2(flat(back), flat(W))).toBeLessThanOrEqual(1e-15 * norm2(flat(W)));
+        const logL = withTrainer(data, p, spec, loss, (t) => {
+          expect(dist2(flat(t.weights()), flat(W))).toBeLessThanOrEqual(1e-15 * norm2(flat(W)));
+          return t.gradient().logLoss;
+        });
+        expect(Math.abs(logL - lossGrad64(W, data, c.kind, loss).logL)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(logL)));
+      }),
+      { numRuns: runs(10) },
+    );
+  });
+
+  test('1000 steps hold a fixed set of tensors, and dispose frees them all', () => {
+    const { spec, data, p, loss } = build({ kind: 'relu', depth: 2, width: 2, d: 2, N: 4, seed: 7, loss: 'logistic', reduction: 'mean', vScale: 1 });
+    const start = tf.memory().numTensors;
+    const t = new WeightNormTrainer(data, p, { model: spec, ...loss, lr: 0.05 });
+    const held = tf.memory().numTensors;
+    expect(held - start).toBe(1 + 2 * spec.depth); // X, and g_k, v_k per layer
+    for (let s = 0; s < 1000; s++) t.step();
+    t.gradient();
+    t.weights();
+    expect(tf.memory().numTensors).toBe(held);
+    expect(t.stepCount).toBe(1000);
+    t.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  test('bad input is an InputError: zero v_k, a non-positive step, g and v of different lengths', () => {
+    const { spec, data, p, loss } = build({ kind: 'deep-linear', depth: 2, width: 2, d: 2, N: 3, seed: 3, loss: 'exp', reduction: 'sum', vScale: 1 });
+    const zero = { g: p.g, v: p.v.map((V, k) => (k === 0 ? V.map((row) => row.map(() => 0)) : V)) };
+    expect(() => new WeightNormTrainer(data, zero, { model: spec, ...loss, lr: 0.1 })).toThrow(InputError);
+    expect(() => new WeightNormTrainer(data, p, { model: spec, ...loss, lr: 0 })).toThrow(InputError);
+    expect(() => new WeightNormTrainer(data, { g: p.g.slice(1), v: p.v }, { model: spec, ...loss, lr: 0.1 })).toThrow(InputError);
+  });
+});
