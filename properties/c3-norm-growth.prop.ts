@@ -31,7 +31,7 @@ import { withLabelNoise } from '../src/data.js';
 import type { LossKind } from '../src/loss.js';
 import { stream } from '../src/rng.js';
 import { train } from '../src/train.js';
-import { buildExperiment, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
+import { buildExperiment, geometricSteps, gridReal, lambdaMax, maxRowNormSq, runs, settingArb } from './common.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const STEPS = 600;
@@ -47,6 +47,13 @@ function jobOf(c: Case, check: string, control: Control = {}): StoredJob {
   const { spec, data: clean, init } = buildExperiment(c.setting);
   const data = control.noisyPoints ? withLabelNoise(clean, stream(c.setting.seed, 'noise'), control.noisyPoints) : clean;
   const loss = control.loss ?? 'exp';
+  if (control.noisyPoints) {
+    // Never fitted, the flow schedule is plain GD with a small η₀: 600 steps reach only log t ≈ 4,
+    // where ρ may still be on its way to the bounded minimizer. Plain GD at η = 1/λ_max for 3000
+    // steps reaches log t ≈ 8 (a flake audit caught the shorter run passing the slope check).
+    const options = { model: spec, loss, reduction: 'mean' as const, schedule: 'constant' as const, lr: c.lrScale / lambdaMax(data) };
+    return { data, init, options, steps: 3000, record: geometricSteps(3000, 1.1), check };
+  }
   const options = {
     model: spec, loss, reduction: 'mean' as const, schedule: loss === 'squared' ? ('constant' as const) : ('flow' as const),
     lr: c.lrScale / maxRowNormSq(data.X) / (loss === 'squared' ? 4 : 1),
@@ -98,7 +105,7 @@ describe('N-C3: where ρ stays bounded', () => {
     });
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;
-    expect(s.n + s.d, 'shrunk: a handful of points (plus d noisy copies) in few dimensions').toBeLessThanOrEqual(6);
+    expect(s.n + s.d, 'shrunk: a handful of points (plus d noisy copies) in few dimensions').toBeLessThanOrEqual(8);
   });
 
   test('N-C3: with the squared loss ρ converges to a finite value', () => {

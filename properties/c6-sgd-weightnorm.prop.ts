@@ -51,23 +51,37 @@
  *         ∇_W L instead of ∇_v L (first-order −2η⟨v, ∇_W L⟩ = −2η(‖v‖/g)Σ_n ∂L/∂q_n q_n) break it
  *         by 10³–10⁶ × the bound.
  *   (iii) same stationary points, so the same limit margin: on deep linear nets (K = 2, where every
- *         run's limit is the SVM margin γ*), 300 WN steps with η = s/max‖x‖², s ∈ [1, 1.5], reach a
- *         per-layer normalized margin q_min/∏‖W_k‖ within 15% of unconstrained GD's from the same
- *         init with the same η and number of steps (measured ≤ 8.8% over 60 cases, WN mostly
- *         ahead: its direction moves g_k²/‖v_k‖² times as fast). The WN run starts from
- *         v_k = 1.5·W_k, g_k = ‖W_k‖ (the same network; the scale of v is WN's free parameter):
- *         from v_k = W_k the effective direction step ηg_k²/‖v_k‖² grows with g_k until constant-step
- *         WN becomes unstable (measured: 1 of 61 runs diverged, others spiked and lost their margin).
- *         The flow-schedule run (η₀ = 0.5/max‖x‖²), which follows plain GD's path much further, is
- *         printed for reference, not asserted: WN is within 22% of it after 300 steps and closing
- *         slowly (the slowest set: 12% below γ* at 300 steps, 7.6% at 3,000), as a constant step
- *         only gains O(1/log t).
+ *         run's limit is the SVM margin γ*, so "comparable" has one target), 300 WN steps with
+ *         η = s/max‖x‖², s ∈ [1, 1.5], reach a per-layer normalized margin q_min/∏‖W_k‖ of at least
+ *         80% of unconstrained GD's from the same init with the same η and number of steps
+ *         (measured over 300 cases: at most 10.4% below it, up to 15% above). WN starts from the
+ *         same network, g_k = ‖W_k‖, with ‖v_k‖ = 2 (v's scale is WN's free parameter). Why not
+ *         v_k = W_k: the direction of W_k moves g_k²/‖v_k‖² times as fast as under plain GD, ‖v_k‖
+ *         stays put while g_k grows like ρ_k (×3–6 in 300 steps from a small init), and
+ *         constant-step WN then passes its stability limit: runs from v_k = W_k, and from 1.5·W_k,
+ *         spiked (‖v_k‖ jumped ×20, freezing a bad direction) or diverged, even at s = 0.25–0.5; from
+ *         ‖v_k‖ = 3 the direction starts nearly frozen and 2 of 100 runs had not fitted at s ≤ 1;
+ *         ‖v_k‖ = 2 with s ≥ 1 had neither in 400 runs. Precondition: η·curvatureScale ≤ 10
+ *         (common.ts), i.e. the init is not badly misfit: from e^{−q} ≫ 1 plain GD with this constant
+ *         step diverged (from η·curvatureScale = 19.6 up, 6 of 400 draws); ~11% of draws are skipped
+ *         (the test prints the count). The flow-schedule run (η₀ = 0.5/max‖x‖²), which follows plain
+ *         GD's path much further, is printed for reference, not asserted: WN is typically within
+ *         5–20% of it, as a constant step only gains O(1/log t) (the slowest set: 12% below γ* at
+ *         300 steps, 7.6% at 3,000).
+ * Exploratory (the memo's conjecture that SGD's stationary points are mostly convex minima of the
+ * normalized network): after 3,000 SGD steps (η = 0.5/max‖x‖², batches of 1–2) on a width-2–3 ReLU
+ * net that fits its data, the Riemannian Hessian of F(V) = L(ρ_1V_1, …, ρ_KV_K) on the product of
+ * unit spheres (ρ_k held), by float64 central differences, has λ_min ≥ −0.1·max|λ|; the spectra
+ * are printed. Measured on ~35 fitted runs: λ_min/max|λ| ≥ −0.047, ≥ −0.01 in most, ≥ 0 in about
+ * half (the Riemannian gradient is not yet 0 there: these are ends of runs, not certified
+ * stationary points). Runs that stay on a dead-ReLU plateau are skipped (about a third), as are
+ * badly misfit inits (the precondition of (iii)).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Dataset } from '../src/data.js';
 import type { LossKind, LossSpec } from '../src/loss.js';
-import { angle, dot, margins, outputs, sumSquares } from '../src/measure.js';
+import { angle, dot, logLoss, margins, outputs, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { Trainer, train, type TrainRecord } from '../src/train.js';
@@ -253,9 +267,11 @@ function vNormChecks(v: Weights, v1: Weights, g: number[], gradG: number[], grad
 
 const WN_STEPS = 30;
 const WN_MARGIN_STEPS = 300;
-const WN_MARGIN_TOL = 0.15;
-/** (iii) starts from v_k = 1.5·W_k (g_k = ‖W_k‖: the same network); see the header. */
-const WN_V_SCALE = 1.5;
+const WN_MARGIN_TOL = 0.2;
+/** (iii) starts from g_k = ‖W_k‖ and v_k = 2·W_k/‖W_k‖: the same network; see the header. */
+const WN_V_NORM = 2;
+/** (iii) skips inits where η·curvatureScale (common.ts) exceeds this: plain GD diverged from 19.6 up. */
+const WN_MAX_CURVATURE = 10;
 
 /** Runs WN_STEPS steps; returns the worst |observed − predicted|/tol and how many checks had a big η² term. */
 function vNormRun(c: WnCase, controls: Partial<WeightNormOptions> = {}, stopAtFailure = false) {
@@ -344,9 +360,10 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
     expect(strong, 'checks where the η² term is ≥ 10× the bound').toBeGreaterThanOrEqual(0.1 * checks);
   });
 
-  test('C6: (iii) weight normalization reaches a normalized margin comparable to unconstrained training (deep linear, ±15%)', () => {
-    let worst = 0;
-    let worstVsFlow = 0;
+  test('C6: (iii) weight normalization reaches a normalized margin comparable to unconstrained training (deep linear, ≥ 80% of it)', () => {
+    const worst = { low: Infinity, high: -Infinity, vsFlow: 0 };
+    let total = 0;
+    let skipped = 0;
     const caseArb = fc.record({ data: linearGapArb, width: fc.integer({ min: 2, max: 4 }), initScale: gridReal(0.5, 1), lrScale: gridReal(1, 1.5) });
     assertProperty({
       id: 'C6-wn-margin',
@@ -357,8 +374,13 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
         const perLayer = (W: Weights) => Math.min(...margins(W, data, spec.kind)) / W.reduce((p, M) => p * Math.sqrt(sumSquares(M)), 1);
         const eta = c.lrScale / maxRowNormSq(data.X);
+        total++;
+        // the init must not be badly misfit: a constant step from e^{−q} ≫ 1 makes plain GD diverge (common.ts)
+        if (eta * curvatureScale(data, init, spec.kind, 'exp', 'mean') > WN_MAX_CURVATURE) skipped++;
+        fc.pre(eta * curvatureScale(data, init, spec.kind, 'exp', 'mean') <= WN_MAX_CURVATURE);
+        // the same network W, with ‖v_k‖ = WN_V_NORM (see the header)
         const p = weightNormOf(init);
-        p.v = p.v.map((V) => V.map((row) => row.map((x) => WN_V_SCALE * x))); // the same W, a larger v
+        p.v = p.v.map((V, k) => V.map((row) => row.map((x) => (WN_V_NORM * x) / p.g[k])));
         const wn = new WeightNormTrainer(data, p, { model: spec, loss: 'exp', reduction: 'mean', lr: eta });
         let wnMargin: number;
         try {
@@ -370,15 +392,17 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         const plain = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: eta }, { steps: WN_MARGIN_STEPS }).weights;
         const flow = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 0.5 / maxRowNormSq(data.X) }, { steps: WN_MARGIN_STEPS }).weights;
         const plainMargin = perLayer(plain);
-        const rel = Math.abs(wnMargin - plainMargin) / plainMargin;
-        worst = Math.max(worst, rel);
-        worstVsFlow = Math.max(worstVsFlow, Math.abs(wnMargin - perLayer(flow)) / perLayer(flow));
+        const flowMargin = perLayer(flow);
+        worst.low = Math.min(worst.low, wnMargin / plainMargin - 1);
+        worst.high = Math.max(worst.high, wnMargin / plainMargin - 1);
+        worst.vsFlow = Math.max(worst.vsFlow, Math.abs(wnMargin - flowMargin) / flowMargin);
         expect(plainMargin, 'unconstrained margin').toBeGreaterThan(0);
-        expect(rel, `WN margin ${wnMargin} vs unconstrained ${plainMargin} (γ* = ${svm.gamma})`).toBeLessThanOrEqual(WN_MARGIN_TOL);
+        expect(wnMargin / plainMargin, `WN margin ${wnMargin} vs unconstrained ${plainMargin} (flow run ${flowMargin}, γ* = ${svm.gamma})`).toBeGreaterThanOrEqual(1 - WN_MARGIN_TOL);
       },
       params: { numRuns: runs(3) },
     });
-    console.log(`C6 WN (iii): worst |WN − plain GD|/plain GD margin ${worst.toFixed(3)} (≤ ${WN_MARGIN_TOL}); vs the flow-schedule run ${worstVsFlow.toFixed(3)} (not asserted)`);
+    console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (must be ≥ −${100 * WN_MARGIN_TOL}%); ` +
+      `within ${(100 * worst.vsFlow).toFixed(1)}% of the flow-schedule run (not asserted); ${skipped} of ${total} draws skipped (misfit init)`);
   });
 });
 
@@ -396,4 +420,118 @@ describe('N-C6: where the weight-normalization identity fails', () => {
       expect(s.n * s.d * s.width).toBeLessThanOrEqual(2 * 2 * 1); // the smallest setting the arbitrary draws
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Exploratory: curvature of the normalized network at the end of a long SGD run
+
+/** Eigenvalues of a small symmetric matrix (cyclic Jacobi), ascending. */
+function symmetricEigenvalues(A: number[][]): number[] {
+  const a = A.map((row) => [...row]);
+  const n = a.length;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i][j] ** 2;
+    if (off <= 1e-30 * a.reduce((s, row, i) => s + row[i] ** 2, 1e-300)) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        if (a[p][q] === 0) continue;
+        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) [a[k][p], a[k][q]] = [c * a[k][p] - s * a[k][q], s * a[k][p] + c * a[k][q]];
+        for (let k = 0; k < n; k++) [a[p][k], a[q][k]] = [c * a[p][k] - s * a[q][k], s * a[p][k] + c * a[q][k]];
+      }
+    }
+  }
+  return a.map((row, i) => row[i]).sort((x, y) => x - y);
+}
+
+/**
+ * The Riemannian Hessian at V (‖V_k‖ = 1) of F(V) = L(ρ_1V_1, …, ρ_KV_K)/L(W), the loss with the
+ * layer scales held, on the product of unit spheres: P(∇²F − Σ_k ⟨∇_{V_k}F, V_k⟩ I_k)P on the
+ * tangent space {U : ⟨U_k, V_k⟩ = 0}, by float64 central differences (h = 1e-4 on unit-norm V:
+ * truncation and rounding both ~1e-8 of F). Returns its eigenvalues.
+ */
+function sphereHessianSpectrum(W: Weights, data: Dataset, kind: ModelKind): number[] {
+  const rho = W.map((M) => Math.sqrt(sumSquares(M)));
+  const shapes = W.map((M) => [M.length, M[0].length]);
+  const x0 = W.flatMap((M, k) => M.flat().map((v) => v / rho[k]));
+  const layerOf = shapes.flatMap(([r, c], k) => new Array<number>(r * c).fill(k));
+  const toWeights = (x: number[]): Weights => {
+    let o = 0;
+    return shapes.map(([r, c], k) => Array.from({ length: r }, () => Array.from({ length: c }, () => rho[k] * x[o++])));
+  };
+  const spec: LossSpec = { loss: 'exp', reduction: 'sum' };
+  const logL0 = logLoss(margins(W, data, kind), spec);
+  const F = (x: number[]) => Math.exp(logLoss(margins(toWeights(x), data, kind), spec) - logL0);
+  const h = 1e-4;
+  const shift = (x: number[], i: number, s: number) => x.map((v, j) => (j === i ? v + s : v));
+  const p = x0.length;
+  const grad = x0.map((_, i) => (F(shift(x0, i, h)) - F(shift(x0, i, -h))) / (2 * h));
+  const H = x0.map(() => new Array<number>(p).fill(0));
+  for (let i = 0; i < p; i++) {
+    for (let j = i; j < p; j++) {
+      const [pp, pm, mp, mm] = [[h, h], [h, -h], [-h, h], [-h, -h]].map(([a, b]) => F(shift(shift(x0, i, a), j, b)));
+      H[i][j] = H[j][i] = (pp - pm - mp + mm) / (4 * h * h);
+    }
+  }
+  // sphere curvature: −⟨∇_{V_k}F, V_k⟩ on each layer's block
+  const radial = W.map((_, k) => x0.reduce((s, v, i) => s + (layerOf[i] === k ? v * grad[i] : 0), 0));
+  for (let i = 0; i < p; i++) H[i][i] -= radial[layerOf[i]];
+  // orthonormal basis of the tangent space: per layer, Gram–Schmidt of e_i against V_k
+  const basis: number[][] = [];
+  for (let k = 0; k < W.length; k++) {
+    const block = [x0.map((v, i) => (layerOf[i] === k ? v : 0))];
+    for (let i = 0; i < p; i++) {
+      if (layerOf[i] !== k) continue;
+      let u: number[] = x0.map((_, j) => (j === i ? 1 : 0));
+      for (const b of block) {
+        const c = dot(u, b);
+        u = u.map((v, j) => v - c * b[j]);
+      }
+      const n = Math.hypot(...u);
+      if (n > 1e-8) block.push(u.map((v) => v / n));
+    }
+    basis.push(...block.slice(1));
+  }
+  const HB = basis.map((b) => H.map((row) => dot(row, b)));
+  return symmetricEigenvalues(basis.map((bi) => HB.map((hbj) => dot(bi, hbj))));
+}
+
+const HESS_TOL = 0.1;
+const HESS_STEPS = 3000;
+
+describe('C6: (exploratory) SGD ends near convex minima of the normalized network', () => {
+  test('C6: (exploratory) the Hessian of the loss restricted to the product of unit spheres has min eigenvalue ≥ −tol·‖H‖ at the end of a long run', () => {
+    const caseArb = fc.record({
+      setting: settingArb({ kinds: ['relu'], depth: [2, 2], width: [2, 3], n: [4, 6], d: [2, 3], initScale: [0.75, 1.25] }),
+      batch: fc.integer({ min: 1, max: 2 }),
+    });
+    const lines: string[] = [];
+    let total = 0;
+    assertProperty({
+      id: 'C6-sphere-hessian',
+      arb: caseArb,
+      predicate: (c) => {
+        total++;
+        const { spec, data, init } = buildExperiment(c.setting);
+        const lr = 0.5 / maxRowNormSq(data.X);
+        // as in (iii): not from a badly misfit init, where this step diverges (1 of 150 draws did)
+        fc.pre(lr * curvatureScale(data, init, spec.kind, 'exp', 'mean') <= WN_MAX_CURVATURE);
+        const { weights, records } = train(data, init, {
+          model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr, batchSize: c.batch, seed: c.setting.seed,
+        }, { steps: HESS_STEPS });
+        // a run stuck on a dead-ReLU plateau is at no minimum of interest
+        if (records.at(-1)!.logLoss + Math.log(data.X.length) >= 0) return;
+        const ev = sphereHessianSpectrum(weights, data, spec.kind);
+        const norm = Math.max(...ev.map(Math.abs));
+        lines.push(`n=${data.X.length} d=${c.setting.d} width=${c.setting.width}: λ_min/‖H‖ = ${(ev[0] / norm).toFixed(4)}, spectrum/‖H‖ [${ev.map((v) => (v / norm).toFixed(3)).join(' ')}]`);
+        expect(ev[0], `λ_min of the sphere Hessian, spectrum ${ev.join(', ')}`).toBeGreaterThanOrEqual(-HESS_TOL * norm);
+      },
+      params: { numRuns: runs(2) },
+    });
+    console.log(`C6 (exploratory) sphere Hessian after ${HESS_STEPS} SGD steps, ${lines.length} of ${total} draws fitted (the rest skipped or on a plateau):\n  ${lines.join('\n  ')}`);
+  });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { inject } from 'vitest';
 import { linearTeacherData, reluTeacherData, type Dataset } from '../src/data.js';
+import { InputError } from '../src/errors.js';
 import type { LossKind, Reduction } from '../src/loss.js';
 import { fittedIndex as fittedIndexOf } from '../src/checks.js';
 import { margins, sumSquares } from '../src/measure.js';
@@ -77,10 +78,18 @@ export interface Experiment {
  */
 export function buildExperiment(s: Setting): Experiment {
   const spec = modelSpec(s.kind, s.depth, s.width);
-  const data =
-    s.kind === 'relu'
-      ? reluTeacherData(stream(s.seed, 'data'), s.n, s.d, 3, s.gap)
-      : linearTeacherData(stream(s.seed, 'data'), s.n, s.d, s.gap);
+  let data: Dataset;
+  try {
+    data =
+      s.kind === 'relu'
+        ? reluTeacherData(stream(s.seed, 'data'), s.n, s.d, 3, s.gap)
+        : linearTeacherData(stream(s.seed, 'data'), s.n, s.d, s.gap);
+  } catch (e) {
+    // A teacher that (nearly) cancels labels almost no point with the margin: no data set, no
+    // claim. fast-check draws another case (seen with ReLU teachers in 1-d).
+    if (e instanceof InputError) fc.pre(false);
+    throw e;
+  }
   const init = initWeights(spec, s.d, s.kind === 'linear' ? 'zero' : 'gaussian', s.initScale, stream(s.seed, 'init'));
   return { spec, data: { X: data.X, y: data.y }, init };
 }

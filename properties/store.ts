@@ -45,7 +45,11 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
 /** Like fc.assert: throws fast-check's report when the property fails. */
 export function assertProperty<T>(p: ClaimProperty<T>): void {
   const details = checkProperty(p);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details));
+  if (details.failed) {
+    const cause = details.errorInstance;
+    const reason = cause instanceof Error ? cause.message : cause === undefined ? 'the predicate returned false' : String(cause);
+    throw new Error(`${fc.defaultReportMessage(details)}\nCaused by: ${reason}`, { cause });
+  }
 }
 
 /**
