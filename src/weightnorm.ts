@@ -12,8 +12,9 @@ import { forward, type ModelSpec, type Weights } from './model.js';
  * The loss is src/loss.ts `objectiveOfOutputs` of the outputs f(W; x_n) (src/model.ts `forward`):
  * log L and ∂log L/∂f_n in float64 on the host, the Trainer's own loss code, wrapped as one tfjs op
  * with its gradient (tf.customGrad), so a step is one taped forward pass and one backward pass.
- * (The taped tfjs `objective` computes the same log L but doubles the kernels of a step: 2.3 vs
- * ~1 ms here, on a ~10-weight net.) The gradients in (g, v) are tfjs autodiff through the
+ * (Taping the tfjs `objective` instead computes the same log L but takes ~2× the kernels and the
+ * time of a step: its log-sum-exp and gradient outweigh a small network.) The gradients in (g, v) are
+ * tfjs autodiff through the
  * normalization: nothing here writes the chain rule
  *   ∂L/∂g_k = ⟨∇_{W_k}L, v_k/‖v_k‖⟩,  ∇_{v_k}L = (g_k/‖v_k‖)(I − V_kV_kᵀ)∇_{W_k}L,
  * so the properties that assert it test the stepper. For exp and logistic losses the objective is
@@ -42,7 +43,7 @@ export interface WeightNormParams {
 
 /** The gradient at the current parameters, in float64 from the float32 autodiff. */
 export interface WeightNormGradient {
-  /** log of the objective (L itself for the squared control is logged too). */
+  /** log of the objective before the step (for the squared control, log of L as well). */
   logLoss: number;
   /** ∂L/∂g_k. */
   gradG: number[];
