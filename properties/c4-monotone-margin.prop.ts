@@ -93,7 +93,7 @@ describe('N-C4: where the margin may decrease', () => {
         const { records, fitted } = run(job(c));
         return marginDecreaseBeforeFit(records, fitted) === null;
       },
-      params: { numRuns: runs(25) },
+      params: { numRuns: runs(50) },
     });
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;

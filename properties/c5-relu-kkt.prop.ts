@@ -325,6 +325,8 @@ describe('C5: α = softmax(−q) concentrates on the minimum-margin points', () 
       }),
       { numRuns: runs(8) },
     );
-    expect(used, `preconditions held in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 5);
+    // ~38% of draws meet the preconditions on average; a flake audit saw 8 of 42 (19%) on one
+    // seed, so the floor against a mostly-skipping property is a tenth.
+    expect(used, `preconditions held in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 10);
   });
 });
