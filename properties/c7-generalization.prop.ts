@@ -96,7 +96,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { Dataset } from '../src/data.js';
+import { reluTeacher, type Dataset } from '../src/data.js';
 import {
   logistic,
   logisticLipschitz,
@@ -105,7 +105,6 @@ import {
   marginsOf,
   normalizeLayers,
   rademacherBound,
-  reluTeacher,
   sphereTeacherData,
 } from '../src/generalization.js';
 import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/model.js';

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InputError } from './errors.js';
+import { dot } from './measure.js';
 import type { Rng } from './rng.js';
 
 /** A binary classification set: rows of X are points, y_n ∈ {−1, +1}. */
@@ -10,18 +11,13 @@ export interface Dataset {
 
 const MAX_ATTEMPTS_PER_POINT = 10_000;
 
-function unitVector(rng: Rng, d: number): number[] {
+/** A uniformly random unit vector in R^d (a Gaussian draw, normalized). */
+export function unitVector(rng: Rng, d: number): number[] {
   for (;;) {
     const v = Array.from({ length: d }, () => rng.gaussian());
     const n = Math.hypot(...v);
     if (n > 1e-12) return v.map((x) => x / n);
   }
-}
-
-function dot(a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }
 
 /**
@@ -52,18 +48,31 @@ export function linearTeacherData(rng: Rng, n: number, d: number, gap: number): 
   return { ...sampleWithMargin(rng, n, d, gap, (x) => dot(teacher, x)), teacher };
 }
 
+/** A one-hidden-layer ReLU teacher f(x) = Σ_i a_i relu(u_i·x), unit rows u_i, ‖a‖ = 1. */
+export interface Teacher {
+  U: number[][];
+  a: number[];
+}
+
 /**
- * Labels from a one-hidden-layer ReLU teacher f(x) = Σ_i a_i relu(u_i·x) with unit rows u_i and
- * output weights of alternating sign (all positive would label every point +1), scaled so that
- * ‖a‖ = 1.
+ * A ReLU teacher of the given width with output weights of alternating sign (all positive would
+ * label every point +1), scaled so that ‖a‖ = 1.
  */
-export function reluTeacherData(rng: Rng, n: number, d: number, width: number, gap: number): Dataset {
+export function reluTeacher(rng: Rng, d: number, width: number): Teacher {
   const U = Array.from({ length: width }, () => unitVector(rng, d));
   const raw = U.map((_, i) => (i % 2 === 0 ? 1 : -1) * (0.5 + rng.uniform()));
   const an = Math.hypot(...raw);
-  const a = raw.map((v) => v / an);
-  const score = (x: number[]) => U.reduce((s, u, i) => s + a[i] * Math.max(0, dot(u, x)), 0);
-  return sampleWithMargin(rng, n, d, gap, score);
+  return { U, a: raw.map((v) => v / an) };
+}
+
+export function teacherScore(t: Teacher, x: number[]): number {
+  return t.U.reduce((s, u, i) => s + t.a[i] * Math.max(0, dot(u, x)), 0);
+}
+
+/** Labels from a random ReLU teacher of the given width, with the margin filter. */
+export function reluTeacherData(rng: Rng, n: number, d: number, width: number, gap: number): Dataset {
+  const teacher = reluTeacher(rng, d, width);
+  return sampleWithMargin(rng, n, d, gap, (x) => teacherScore(teacher, x));
 }
 
 /**

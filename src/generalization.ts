@@ -1,5 +1,5 @@
-import type { Dataset } from './data.js';
-import { dot, sumSquares } from './measure.js';
+import { teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
+import { sumSquares } from './measure.js';
 import type { ModelKind, Weights } from './model.js';
 import type { Rng } from './rng.js';
 
@@ -8,42 +8,6 @@ import type { Rng } from './rng.js';
  * sphere (so ‖x‖ ≤ B = 1), the normalized network V_k = W_k/‖W_k‖_F and its losses, and the
  * Golowich–Rakhlin–Shamir bound on the Rademacher complexity of the unit-norm class.
  */
-
-/** A one-hidden-layer ReLU teacher f(x) = Σ_i a_i relu(u_i·x), unit rows u_i, ‖a‖ = 1. */
-export interface Teacher {
-  U: number[][];
-  a: number[];
-}
-
-function unitVector(rng: Rng, d: number): number[] {
-  const v = new Array<number>(d);
-  for (;;) {
-    let s = 0;
-    for (let i = 0; i < d; i++) {
-      v[i] = rng.gaussian();
-      s += v[i] * v[i];
-    }
-    if (s > 1e-24) {
-      const n = Math.sqrt(s);
-      for (let i = 0; i < d; i++) v[i] /= n;
-      return v;
-    }
-  }
-}
-
-/** The teacher of data.ts `reluTeacherData` (alternating output signs, scaled to ‖a‖ = 1). */
-export function reluTeacher(rng: Rng, d: number, width: number): Teacher {
-  const U = Array.from({ length: width }, () => unitVector(rng, d));
-  const raw = U.map((_, i) => (i % 2 === 0 ? 1 : -1) * (0.5 + rng.uniform()));
-  const an = Math.hypot(...raw);
-  return { U, a: raw.map((v) => v / an) };
-}
-
-export function teacherScore(t: Teacher, x: number[]): number {
-  let s = 0;
-  for (let i = 0; i < t.U.length; i++) s += t.a[i] * Math.max(0, dot(t.U[i], x));
-  return s;
-}
 
 /**
  * n points uniform on the unit sphere S^{d−1} (a Gaussian draw, normalized), keeping those the
