@@ -9,7 +9,7 @@
  *            ρ at the last step is at least C2_GROWTH × ρ at the half-way step;
  *   balance  every ρ_k² grows by the same amount: D = ρ_k² − ρ_j² changes by at most C2_DRIFT of
  *            the growth of ρ_k² and ρ_j² since fitting, and the imbalance |log(ρ_k/ρ_j)| at the
- *            end is at most half what it was at fitting (plus 1e-3 for runs already balanced).
+ *            end is at most C2_SHRINK = 0.75 of what it was at fitting (plus 1e-3 for runs already balanced).
  * Tolerances (src/checks.ts): C2_DRIFT = 5% covers the η² drift of the large flow steps (measured ≤ 1%);
  * C2_GROWTH = 1.2 is far below the ~1.5–2× that the flow schedule gives once fitted, and far above
  * the ≤ 1.01× of a run whose norms are bounded.

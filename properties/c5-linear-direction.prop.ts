@@ -6,7 +6,7 @@
  * O(1/log t) (sin angle ≤ ‖r(t)‖/‖w(t)‖). The angle itself is not monotone in a finite run (a
  * float64 scan of 450 sets saw it grow between t = 30 and 3000 in 5% of them while r settled),
  * so the check is that r(t) = w(t) − ŵ log t settles: it moves less over the last decade of t than
- * over the decade before (ratio ≤ 0.85; log-t drift of the direction would give ≥ 1).
+ * over the decade before (ratio ≤ RESIDUAL_SETTLE = 0.95; log-t drift of the direction gives ≥ 1).
  * Linear, flow-following schedule: the same path in far fewer steps — the flow run (η₀ =
  * 1/max‖x‖²) reaches the angle that 100,000 plain GD steps reach (η = 1/λ_max) within 2,000 steps
  * (≥ 50× fewer). The advantage grows with the baseline's length (flow steps advance log t at a
@@ -36,6 +36,8 @@ import { reportTrajectory } from './store.js';
 import { fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 
 const T = 3000;
+/** r(t) moves less over the last decade than the one before; a set whose SVM multipliers differ 10× (data seed 18) gave 0.874. A direction drifting like log t gives ≥ 1. */
+const RESIDUAL_SETTLE = 0.95;
 /** A flake audit over fresh seeds found 0.163 → 0.150 (n = 7, width 2) in 1000 steps: slow, not wrong. */
 const DEEP_SHRINK = 0.95;
 
@@ -70,7 +72,7 @@ describe('C5: a linear model turns to the SVM direction', () => {
         const at = (step: number) => records.findIndex((x) => x.step === step);
         const r = [T / 100, T / 10, T].map(at).map((i) => ws[i].map((v, j) => v - wHat[j] * records[i].logFlowTime));
         const dist = (a: number[], b: number[]) => Math.hypot(...a.map((v, j) => v - b[j]));
-        expect(dist(r[2], r[1]) / dist(r[1], r[0]), 'movement of r over the last decade / the decade before').toBeLessThanOrEqual(0.85);
+        expect(dist(r[2], r[1]) / dist(r[1], r[0]), 'movement of r over the last decade / the decade before').toBeLessThanOrEqual(RESIDUAL_SETTLE);
       }),
       { numRuns: runs(3) },
     );

@@ -166,7 +166,7 @@ describe('N-C5: where the direction does not approach the SVM of the features', 
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;
     expect(s.n).toBeLessThanOrEqual(4);
-    expect(s.width).toBeLessThanOrEqual(5);
+    expect(s.width).toBeLessThanOrEqual(8); // shrinking stops at a local minimum: widths 6–7 seen in a flake audit
   });
 });
 
