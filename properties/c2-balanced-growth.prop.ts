@@ -114,7 +114,8 @@ describe('N-C2: where balanced growth fails', () => {
         const observed = Math.log(last.layerNorms[0] / last.layerNorms[1]);
         const start = Math.log(records[fitted].layerNorms[0] / records[fitted].layerNorms[1]);
         // The log-ratio moves towards the predicted limit, away from the balanced 0, and ends nearer it.
-        expect(Math.abs(observed - predicted)).toBeLessThan(Math.abs(start - predicted) + 1e-9);
+        // (1e-3 of slack in the log-ratio: a run that starts at the limit drifts by the η² term.)
+        expect(Math.abs(observed - predicted)).toBeLessThan(Math.abs(start - predicted) + 1e-3);
         expect(Math.abs(observed - predicted)).toBeLessThan(Math.abs(observed));
       }),
       { numRuns: runs(6) },
