@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { maxMarginSvm, certificateWorst, NotSeparableError, type SvmResult } from '../src/svm.js';
 import { InputError } from '../src/errors.js';
 import seedrandom from 'seedrandom';
+import { fixturePath } from './harness.js';
 
 // Explicit settings so the results do not depend on a global fast-check configuration.
 const FC = { seed: 20240611, numRuns: 50 };
@@ -14,7 +15,7 @@ interface Fixture {
   svm: { w: number[]; gamma: number; support: number[] };
 }
 const fixture: Fixture = JSON.parse(
-  readFileSync(new URL('../../shared/fixtures/soudry2d.json', import.meta.url), 'utf8'),
+  readFileSync(fixturePath('soudry2d.json'), 'utf8'),
 );
 
 /** A seeded uniform [0, 1) generator (seedrandom, as in src/rng.ts), so every case replays. */

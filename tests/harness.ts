@@ -1,0 +1,18 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+/**
+ * Path of a file in shared/fixtures. The fixtures live beside the repository (../shared); a copy
+ * of the repository elsewhere (the mutation-testing sandbox) points at them with THEORY3_FIXTURES.
+ */
+export function fixturePath(name: string): string {
+  const dir = process.env.THEORY3_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures', import.meta.url));
+  return join(dir, name);
+}
+
+/**
+ * True inside a mutation-testing run (vitest.mutate.config.ts). A child process runs the code
+ * without the mutant under test (Stryker switches mutants in the test process), so tests that spawn
+ * the real command cannot kill a mutant there and only cost time: they skip.
+ */
+export const inMutationRun = process.env.THEORY3_MUTATION === '1';
