@@ -13,8 +13,8 @@ export default {
   coverageAnalysis: 'perTest',
   concurrency: 2,
   // A mutant whose tests take this much longer than unmutated ones is a timeout (detected).
-  timeoutFactor: 2,
-  timeoutMS: 10_000,
+  timeoutFactor: 1.5,
+  timeoutMS: 5_000,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
