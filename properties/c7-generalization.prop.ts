@@ -62,25 +62,44 @@
  *     only catches gross errors. It falls below 1 only from N ≈ 130 (the expectation form alone
  *     from N ≈ 16); the measured gaps are ≤ 0.22, mean ≈ 0.085 at N = 4 and ≈ 0.025 at N = 16.
  *
- * (2) N-C7, the control (Soudry et al. 2018, Sec. 3: once a held-out point is misclassified, the
- *     held-out loss of the UNNORMALIZED network grows like Ω(log t)). One flow-schedule run of the
- *     N-point net for STEPS_LONG = 200 steps (ρ ≈ 2 and log t ≈ 1.2–1.7 per step, so ρ ∝ log t),
- *     compared between step STEPS_LONG/2 and the end, side by side:
- *       unnormalized  ρ grows by ≥ RHO_GROWTH and the held-out loss U = mean ℓ(ρ q̄) over the
- *                     test points misclassified at the end (and as deep at mid-run) grows; its
- *                     growth is ~Δρ·m (constants 0.24–1.12 measured), m their mean −q̄
- *                     (ℓ(z) ≥ −z gives U ≥ ρ·m, so U grows like ρ ∝ log t). A first version took
- *                     U over all test points; a flake audit found runs where the correctly
- *                     classified points' falling loss cancelled the growth (0.0066 vs 0.17);
- *       normalized    its loss gap changes by ≤ GAP_DRIFT over the same window.
- *     fc.assert, so the control fails when the unnormalized held-out loss does not grow (e.g.
- *     when ρ stops growing) or when the normalized gap drifts. Preconditions (fc.pre): L < 1 by
- *     mid-run and the test points are misclassified by a mean normalized amount m ≥ M_MIN = 1e-3 at
- *     the end (held in 70 of 76 runs). Why M_MIN and the factor ½: U also contains the loss of
- *     the CORRECTLY classified test points, which falls as ρ grows; with m ~ 1e-5 (one test point
- *     barely misclassified) that fall outweighs Δρ·m and U decreased in 3 of 76 runs. With
- *     m ≥ 1e-3 the measured ratio (U_end − U_mid)/(Δρ·m) was 0.79–1.12 (70 runs, seeds 1–2),
- *     and the normalized gap moved by −0.003…+0.006 (GAP_DRIFT = 0.02).
+ * (2) N-C7, the control (Soudry et al. 2018, Sec. 3: once a held-out point is misclassified, with
+ *     its normalized margin q̄ converging to a negative value, the held-out loss ℓ(ρ q̄) of the
+ *     UNNORMALIZED network grows like ρ ∝ log t, while nothing normalized moves). One flow-schedule
+ *     run of the N-point net for STEPS_LONG = 200 steps (ρ ≈ 2 and log t ≈ 1.2–1.7 per step, so
+ *     ρ ∝ log t), observed at PRE = 50, MID = 100 and the end:
+ *       premise     (fc.pre; nothing about the held-out loss, nothing after MID but the
+ *                   pattern) L < 1 by PRE; the on/off pattern of every hidden unit on every
+ *                   training point is the same at each step of [PRE, STEPS_LONG] (the direction
+ *                   has settled); and
+ *                   S, the held-out points misclassified at PRE and at MID, at MID by a normalized
+ *                   depth −q̄ ≥ DEPTH_MIN = 0.01 and ≥ STABLE_DEPTH = 0.8 × their depth at PRE, is
+ *                   not empty. The depth filter drops points whose q̄ shrinks like 1/ρ: a point
+ *                   seen only by units that no training point switches on keeps a constant
+ *                   unnormalized margin (|q| ≈ 1–1.5 where traced), so its depth halves while ρ
+ *                   doubles; DEPTH_MIN (ρ_MID·DEPTH_MIN ≈ 2, where ℓ(q) ≈ −q) drops those that left
+ *                   their last trained unit between PRE and MID (at DEPTH_MIN = 0.005, 2 of 8237
+ *                   runs had κ = 0 and 0.017 from such points).
+ *       prediction  S is fixed at MID; over [MID, STEPS_LONG] ρ grows by ≥ RHO_GROWTH = 1.5, the
+ *                   mean unnormalized loss U = mean_S ℓ(ρ q̄) grows by ≥ KAPPA_MIN·Δρ·m
+ *                   (KAPPA_MIN = 0.25, m = mean depth of S at MID; ℓ(−z) ∈ [z, z + log 2], so U
+ *                   grows by ≈ Δρ·m while q̄ holds still), and the normalized loss gap moves by
+ *                   ≤ GAP_DRIFT = 0.02.
+ *     Measured on 48 000 draws from the ranges of caseArb (two independent sets of 24 000):
+ *     L < 1 at PRE in 93%, the pattern settled in 39% of those, the premise held in 34% (16 489);
+ *     under fast-check's own distribution (THEORY3_RUNS = 150, 3 seeds) in 150 of 400–460 draws.
+ *     Over the 16 489: κ = (U_end − U_MID)/(Δρ·m) = 0.39–3.4 (median 1.00, 0.1% quantile 0.60),
+ *     U_end/U_MID = 1.38–4.5, ρ_end/ρ_MID = 1.95–2.8, normalized gap drift −0.009…+0.009. With the
+ *     loss computed from the normalized margins (a forgotten ρ), |κ| ≤ 0.0014; with ρ frozen at its
+ *     MID value, κ ≈ 0.01: both fail on the first run. Why the pattern premise: without it the
+ *     premise held in 89% of draws, but κ fell below 0.25 in 10 of 42 739 runs (below 0 in 5) and
+ *     the drift reached 0.021; every one of those runs had a training point switch units inside
+ *     the window (the normalized network was still reorganizing, so q̄ was not converging). A
+ *     first version took U over all test points, a second over the points misclassified at the
+ *     end (and as deep at mid-run): both were flaky, the first because the correctly classified
+ *     points' falling loss cancelled the growth, the second because its premise rarely held
+ *     (4 of 90 draws) and the loss of points leaving the wrong side fell. The held/total floor is
+ *     1/15: it fails only if the 4 runs take more than 60 draws; over 2300 fast-check seeds they
+ *     took 4–39 (median 11, 99% ≤ 27–33).
  *
  * (3) Exploratory (CBMM Memo 091, Liao et al.): across networks of one architecture trained on one
  *     task with a fraction c ∈ {0, 1/8, 1/4, 3/8, 1/2} of the 4N = 16 training labels flipped
@@ -295,72 +314,94 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
   });
 });
 
+const PRE = 50;
+const MID = 100;
 const STEPS_LONG = 200;
-const MID = STEPS_LONG / 2;
+const STABLE_DEPTH = 0.8;
+const DEPTH_MIN = 0.01;
 const RHO_GROWTH = 1.5;
-const M_MIN = 1e-3;
+const KAPPA_MIN = 0.25;
 const GAP_DRIFT = 0.02;
+const HELD_FLOOR = 1 / 15;
+
+/** On/off state of every hidden ReLU unit on every point of `data`, as a string. */
+function activationPattern(w: Weights, data: Dataset): string {
+  return data.X.map((x) => {
+    let h = x;
+    let bits = '';
+    for (const W of w.slice(0, -1)) {
+      h = W.map((row) => Math.max(0, row.reduce((s, v, i) => s + v * h[i], 0)));
+      bits += h.map((v) => (v > 0 ? '1' : '0')).join('');
+    }
+    return bits;
+  }).join(' ');
+}
 
 describe('N-C7: the unnormalized network is not covered by C7', () => {
   test("N-C7: the unnormalized network's held-out loss grows while the normalized gap shrinks", () => {
     let total = 0;
     let held = 0;
+    let unsettled = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         total++;
         const p = problem(c, c.seed);
         fc.pre(p !== null);
+        let pattern: string | null = null;
+        let patternChanges = 0;
         const { records } = train(p.small, p.init, trainOptions(p.spec), {
           steps: STEPS_LONG,
-          record: [MID],
+          // every step of [PRE, STEPS_LONG], for the activation pattern on the training points
+          record: Array.from({ length: STEPS_LONG - PRE + 1 }, (_, i) => PRE + i),
           annotate: (w, rec) => {
-            const qTrain = marginsOf(w, p.small, 'relu');
-            const qTest = marginsOf(w, p.test, 'relu');
+            const now = activationPattern(w, p.small);
+            if (pattern !== null && now !== pattern) patternChanges++;
+            pattern = now;
+            if (rec.step !== PRE && rec.step !== MID && rec.step !== STEPS_LONG) return;
             const V = normalizeLayers(w);
-            const nTrain = lossAndError(normalizedMargins(V, p.small));
             const qbTest = normalizedMargins(V, p.test);
-            const nTest = lossAndError(qbTest);
-            rec.fitted = qTrain.reduce((s, q) => s + Math.exp(-q), 0) < 1;
-            rec.unnormalizedTest = lossAndError(qTest).loss;
-            rec.qTest = qTest;
+            rec.fitted = fittedIn64(w, p.small);
+            rec.qTest = marginsOf(w, p.test, 'relu');
             rec.qbTest = qbTest;
-            rec.normalizedGap = nTest.loss - nTrain.loss;
-            rec.testError = nTest.error;
-            rec.negativePart = qbTest.reduce((s, q) => s + Math.max(0, -q), 0) / qbTest.length;
+            rec.normalizedGap = lossAndError(qbTest).loss - lossAndError(normalizedMargins(V, p.small)).loss;
           },
         });
-        const [mid, end] = records;
-        // The held-out points misclassified at the end, and how far (normalized): Soudry et al.'s
-        // statement is about them; the correctly classified points' loss falls meanwhile.
-        const qbEnd = end.qbTest as number[];
-        const wrong = qbEnd.flatMap((q, i) => (q < 0 ? [i] : []));
-        const m = wrong.reduce((t, i) => t - qbEnd[i], 0) / Math.max(1, wrong.length);
-        // Soudry et al.'s growth is for points that stay misclassified: each of these points was
-        // at least 0.8× as deep on the wrong side at mid-run (normalized), not on its way out.
-        // Then ρ's growth alone makes each loss grow: what the control shows is that ρ, hence the
-        // unnormalized held-out loss, keeps growing while the normalized gap does not move.
+        const at = (step: number) => records.find((r) => r.step === step)!;
+        const [pre, mid, end] = [at(PRE), at(MID), at(STEPS_LONG)];
+        if (pre.fitted === true && patternChanges > 0) unsettled++;
+        // The premise (nothing about the held-out loss): L < 1 by PRE, no hidden unit switches
+        // on or off on a training point during [PRE, STEPS_LONG] (the direction has settled), and S =
+        // the held-out points misclassified at PRE and at MID, at MID by a normalized depth
+        // ≥ DEPTH_MIN and ≥ STABLE_DEPTH × their depth at PRE: q̄ converges to a negative value
+        // instead of shrinking like 1/ρ (as for a point seen only by units that no training point
+        // switches on: its unnormalized margin is frozen).
+        const qbPre = pre.qbTest as number[];
         const qbMid = mid.qbTest as number[];
-        fc.pre(mid.fitted === true && wrong.length > 0 && m >= M_MIN && wrong.every((i) => -qbMid[i] >= 0.8 * -qbEnd[i]));
+        const S = qbPre.flatMap((q, i) => (q < 0 && -qbMid[i] >= DEPTH_MIN && -qbMid[i] >= STABLE_DEPTH * -q ? [i] : []));
+        fc.pre(pre.fitted === true && patternChanges === 0 && S.length > 0);
         held++;
-        const lossOn = (q: number[]) => wrong.reduce((t, i) => t + logistic(q[i]), 0) / wrong.length;
+        // The prediction, on the UNnormalized network over [MID, STEPS_LONG] (S was chosen by MID):
+        // the loss ℓ(ρ q̄) of these points grows like ρ, by ≈ Δρ·m.
+        const lossOn = (q: number[]) => S.reduce((t, i) => t + logistic(q[i]), 0) / S.length;
         const U0 = lossOn(mid.qTest as number[]);
         const U1 = lossOn(end.qTest as number[]);
+        const m = S.reduce((t, i) => t - qbMid[i], 0) / S.length;
+        const predicted = (end.rho - mid.rho) * m;
         const drift = (end.normalizedGap as number) - (mid.normalizedGap as number);
         console.log(
-          `N-C7 ${JSON.stringify(c)}: ρ ${fmt(mid.rho)} → ${fmt(end.rho)}, unnormalized test loss ${fmt(U0)} → ${fmt(U1)} ` +
-            `(Δρ·m = ${fmt((end.rho - mid.rho) * m)}), normalized gap ${fmt(mid.normalizedGap as number)} → ${fmt(end.normalizedGap as number)}`,
+          `N-C7 ${JSON.stringify(c)}: ${S.length} held-out points, mean normalized depth m = ${fmt(m)}; ρ ${fmt(mid.rho)} → ${fmt(end.rho)}, ` +
+            `their unnormalized loss ${fmt(U0)} → ${fmt(U1)} (Δρ·m = ${fmt(predicted)}, κ = ${fmt((U1 - U0) / predicted)}), ` +
+            `normalized gap ${fmt(mid.normalizedGap as number)} → ${fmt(end.normalizedGap as number)}`,
         );
         expect(end.rho, 'ρ did not grow').toBeGreaterThanOrEqual(RHO_GROWTH * mid.rho);
-        // Asserted: U grows. The rate "like Δρ·m" held with constants 0.24–1.12 across seeds (a
-        // flake audit found the low end: the misclassified points' normalized depth still moves
-        // in this window), so a proportional bound would be tuned to the data, not the theory.
-        expect(U1 - U0, 'the unnormalized held-out loss did not grow').toBeGreaterThan(0);
+        expect(U1 - U0, 'the unnormalized held-out loss did not grow like ρ (by ≥ KAPPA_MIN·Δρ·m)').toBeGreaterThanOrEqual(KAPPA_MIN * predicted);
         expect(Math.abs(drift), 'the normalized gap drifted').toBeLessThanOrEqual(GAP_DRIFT);
       }),
       { numRuns: runs(4) },
     );
-    // fast-check runs until enough cases meet the (strict) preconditions; about 1 draw in 10 does.
-    expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 20);
+    console.log(`N-C7: preconditions held in ${held} of ${total} draws (${unsettled} fitted but with an unsettled activation pattern)`);
+    // fast-check draws until numRuns cases meet the preconditions; about 1 draw in 3 does.
+    expect(held, `preconditions held in only ${held} of ${total} runs (${unsettled} fitted but with an unsettled activation pattern)`).toBeGreaterThanOrEqual(HELD_FLOOR * total);
   });
 });
 
