@@ -113,20 +113,6 @@ export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: 
   };
 }
 
-/**
- * Per hidden neuron i of layer k: ‖row i of W_k‖² − ‖column i of W_{k+1}‖² (incoming minus
- * outgoing), the quantity that gradient flow conserves for each ReLU or linear unit.
- */
-export function neuronBalance(weights: Weights): number[][] {
-  const out: number[][] = [];
-  for (let k = 0; k + 1 < weights.length; k++) {
-    const Win = weights[k];
-    const Wout = weights[k + 1];
-    out.push(Win.map((row, i) => dot(row, row) - Wout.reduce((s, r) => s + r[i] * r[i], 0)));
-  }
-  return out;
-}
-
 /** Layer imbalance ‖W_k‖² − ‖W_{k+1}‖² for every adjacent pair. */
 export function layerImbalance(weights: Weights): number[] {
   const sq = weights.map(sumSquares);
