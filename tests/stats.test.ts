@@ -142,15 +142,17 @@ test('the verdict agrees with the confidence sequence, which only narrows and co
 test('arguments and observations are validated', () => {
   const ok = { alpha: 0.05, bound: 1, maxSamples: 10 };
   for (const alpha of [0, 1, -0.1, NaN]) expect(() => sequentialMeanTest({ ...ok, alpha })).toThrow(/alpha/);
-  for (const bound of [0, -1, Infinity, NaN]) expect(() => sequentialMeanTest({ ...ok, bound })).toThrow(/bound/);
-  for (const effect of [1, -1, 2, NaN]) expect(() => sequentialMeanTest({ ...ok, effect })).toThrow(/effect/);
+  for (const bound of [0, -1, Infinity, NaN]) expect(() => sequentialMeanTest({ ...ok, bound })).toThrow(new RegExp(`bound must be a positive finite number, got ${bound}`));
+  for (const effect of [1, -1, 2, NaN]) expect(() => sequentialMeanTest({ ...ok, effect })).toThrow(new RegExp(`effect must lie strictly inside \\(−bound, bound\\) = \\(-1, 1\\), got ${effect}`));
   for (const maxSamples of [0, 1.5, NaN]) expect(() => sequentialMeanTest({ ...ok, maxSamples })).toThrow(/maxSamples/);
   const t = sequentialMeanTest(ok);
   expect(Number.isNaN(t.mean)).toBe(true);
-  expect(() => t.observe(1.25)).toThrow(/observation 1\.25 is outside/);
+  expect(() => t.observe(1.25)).toThrow(/observation 1\.25 is outside the declared bound \[-1, 1\]/);
   expect(() => t.observe(-1.0000001)).toThrow(/observation -1\.0000001/);
   expect(() => t.observe(NaN)).toThrow(/observation NaN/);
   expect(t.n).toBe(0);
+  const edge = sequentialMeanTest(ok); // the bound itself is allowed
+  expect(() => { edge.observe(1); edge.observe(-1); }).not.toThrow();
   t.observe(1);
   t.observe(-0.5);
   expect([t.n, t.mean]).toEqual([2, 0.25]);
