@@ -135,6 +135,7 @@ import {
   rademacherBound,
   sphereTeacherData,
 } from '../src/generalization.js';
+import { layerOutputs } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { hoeffdingRadius, sequentialMeanTest, splitAlpha, type SequentialTest } from '../src/stats.js';
@@ -332,15 +333,12 @@ const HELD_FLOOR = 1 / 15;
 
 /** On/off state of every hidden ReLU unit on every point of `data`, as a string. */
 function activationPattern(w: Weights, data: Dataset): string {
-  return data.X.map((x) => {
-    let h = x;
-    let bits = '';
-    for (const W of w.slice(0, -1)) {
-      h = W.map((row) => Math.max(0, row.reduce((s, v, i) => s + v * h[i], 0)));
-      bits += h.map((v) => (v > 0 ? '1' : '0')).join('');
-    }
-    return bits;
-  }).join(' ');
+  return data.X.map((x) =>
+    layerOutputs(w, x, 'relu')
+      .slice(0, -1)
+      .map((h) => h.map((v) => (v > 0 ? '1' : '0')).join(''))
+      .join(''),
+  ).join(' ');
 }
 
 describe('N-C7: the unnormalized network is not covered by C7', () => {

@@ -28,16 +28,21 @@ export function logSumExp(a: number[]): number {
   return m + Math.log(s);
 }
 
+/** Every layer's output for one input, in float64 (hidden layers after the ReLU); the last is [f(W; x)]. */
+export function layerOutputs(weights: Weights, x: number[], kind: ModelKind): number[][] {
+  const out: number[][] = [];
+  let h = x;
+  weights.forEach((W, k) => {
+    h = W.map((row) => dot(row, h));
+    if (kind === 'relu' && k < weights.length - 1) h = h.map((v) => Math.max(0, v));
+    out.push(h);
+  });
+  return out;
+}
+
 /** f(W; x_n) for every point, in float64. */
 export function outputs(weights: Weights, X: number[][], kind: ModelKind): number[] {
-  return X.map((x) => {
-    let h = x;
-    weights.forEach((W, k) => {
-      h = W.map((row) => dot(row, h));
-      if (kind === 'relu' && k < weights.length - 1) h = h.map((v) => Math.max(0, v));
-    });
-    return h[0];
-  });
+  return X.map((x) => layerOutputs(weights, x, kind)[weights.length - 1][0]);
 }
 
 export function margins(weights: Weights, data: Dataset, kind: ModelKind): number[] {
