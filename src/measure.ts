@@ -118,12 +118,6 @@ export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: 
   };
 }
 
-/** Layer imbalance ‖W_k‖² − ‖W_{k+1}‖² for every adjacent pair. */
-export function layerImbalance(weights: Weights): number[] {
-  const sq = weights.map(sumSquares);
-  return sq.slice(0, -1).map((s, k) => s - sq[k + 1]);
-}
-
 /** Angle between two vectors with atan2, accurate for tiny angles (acos bottoms out near 1.5e-8). */
 export function angle(a: number[], b: number[]): number {
   const nb = Math.hypot(...b);
