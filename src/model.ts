@@ -74,7 +74,8 @@ export function checkWeights(weights: unknown, spec: ModelSpec, d: number, sourc
         throw new InputError(`${source}: layer ${k} row ${i} must have ${inp} entries (input dimension ${k === 0 ? `of the data, ${d}` : inp}), has ${Array.isArray(row) ? row.length : 'none'}`);
       }
       row.forEach((v: unknown, j: number) => {
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(`${source}: layer ${k} entry [${i}][${j}] is not a finite number`);
+        // Number.isFinite is false for every non-number too (no coercion): '1', null, true, NaN, ±∞
+        if (!Number.isFinite(v)) throw new InputError(`${source}: layer ${k} entry [${i}][${j}] is not a finite number`);
       });
     });
   });
