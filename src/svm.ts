@@ -20,7 +20,7 @@ export interface SvmCertificate {
 export interface SvmResult {
   w: number[];
   gamma: number; // 1/‖w‖, the geometric margin
-  support: number[]; // indices with alpha_n > tol, ascending
+  support: number[]; // indices with alpha_n > 1e-9·max(alpha) (before underflow), ascending
   alpha: number[]; // one per point
   certificate: SvmCertificate;
 }
@@ -49,8 +49,8 @@ const FEASIBILITY_TOL = 1e-8;
 
 // Multipliers of constraints quadprog never activated are exactly 0; active constraints whose
 // true multiplier is 0 (points exactly on the margin that are not needed) come out at rounding
-// level, ~1e-16 of the largest. A threshold relative to max(alpha) keeps the support set
-// independent of the data scale (alpha scales like 1/scale²), and 1e-9 sits far from both.
+// level, ~1e-16 of the largest. A threshold relative to the largest multiplier keeps the support
+// set independent of the data scale (alpha scales like 1/scale²), and 1e-9 sits far from both.
 const SUPPORT_RTOL = 1e-9;
 
 /**
@@ -113,19 +113,28 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
   // Lagrangian[m] belongs to constraint column m (1-based), 0 when never active.
   const lagr = res.Lagrangian;
   const w = res.solution.slice(1, d + 1).map((v) => v / s);
-  const alpha = group.map((g) => lagr[g + 1] / (s * s) / size[g]);
+  // Multipliers of the scaled problem, shared equally within a group; alpha = that / s². Divide
+  // by s twice: s² alone overflows to Infinity once the data exceed ~2^511, zeroing every alpha.
+  const lambda = group.map((g) => lagr[g + 1] / size[g]);
+  const alpha = lambda.map((l) => l / s / s);
   const certificate = certify(Z, w, alpha);
-  if (!w.every(Number.isFinite) || !(certificate.primalInfeasibility <= FEASIBILITY_TOL)) {
+  if (!w.every(Number.isFinite)) {
+    throw new NotSeparableError(`the solver's w is not finite: a margin below float64 resolution`);
+  }
+  if (!(certificate.primalInfeasibility <= FEASIBILITY_TOL)) {
     throw new NotSeparableError(
       `solution violates a constraint by ${certificate.primalInfeasibility}`,
     );
   }
-  const amax = alpha.reduce((a, b) => Math.max(a, b), 0);
-  const support = alpha.flatMap((a, n) => (a > SUPPORT_RTOL * amax ? [n] : []));
+  // Decided on the scale-free multipliers, so alpha underflowing at extreme data scales cannot
+  // empty the support set.
+  const lmax = lambda.reduce((a, b) => Math.max(a, b), 0);
+  const support = lambda.flatMap((l, n) => (l > SUPPORT_RTOL * lmax ? [n] : []));
   return { w, gamma: 1 / Math.hypot(...w), support, alpha, certificate };
 }
 
-function certify(Z: number[][], w: number[], alpha: number[]): SvmCertificate {
+/** KKT residuals of (w, alpha) for the constraints z_n·w >= 1 (z_n = y_n x_n); exported for tests. */
+export function certify(Z: number[][], w: number[], alpha: number[]): SvmCertificate {
   const d = w.length;
   const u = new Array<number>(d).fill(0); // Σ alpha_n z_n
   let primalInfeasibility = 0;
