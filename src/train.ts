@@ -252,7 +252,8 @@ export class Trainer {
       }
       this.lastFiniteLogLoss = logL;
       const c = this.coefficient(logL, isLog);
-      const stepSize = isLog ? c / Math.exp(logL) : c;
+      // exp(log c − log L): c/L is 0/0 once both underflow (c → 0 with L < e^−745)
+      const stepSize = isLog ? Math.exp(Math.log(c) - logL) : c;
       const delta = new Float32Array(grad.length);
       for (let i = 0; i < grad.length; i++) {
         const d = -c * grad[i];
