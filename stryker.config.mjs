@@ -23,5 +23,7 @@ export default {
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
   tempDirName: '.stryker-tmp',
+  // Not copied into the sandbox: focused runs (other tempDirNames) and local outputs.
+  ignorePatterns: ['/.stryker-tmp*', '/reports', '/report', '/scratch', '/.counterexamples'],
   cleanTempDir: true,
 };
