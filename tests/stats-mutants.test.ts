@@ -301,6 +301,10 @@ describe('validation messages, in full', () => {
     expect(() => sequentialMeanTest({ ...ok, bound: 1e-300, effect: 0 })).not.toThrow();
   });
 
+  test('verdictRates names repetitions', () => {
+    expect(() => verdictRates({ alpha: 0.05, bound: 1, maxSamples: 5 }, () => () => 0, 0)).toThrow(/^repetitions must be a positive integer, got 0$/);
+  });
+
   test('hoeffdingRadius names n', () => {
     expect(() => hoeffdingRadius(0, 1, 0.05)).toThrow(/^n must be a positive integer, got 0$/);
   });
