@@ -16,3 +16,13 @@ export function fixturePath(name: string): string {
  * the real command cannot kill a mutant there and only cost time: they skip.
  */
 export const inMutationRun = process.env.THEORY3_MUTATION === '1';
+
+/** The error `f` throws; fails the test if it returns normally. */
+export function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}

@@ -11,15 +11,8 @@ import {
   type SvmCertificate,
 } from '../src/svm.js';
 import { InputError } from '../src/errors.js';
+import { thrown } from './harness.js';
 
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('certify on hand-built (w, alpha)', () => {
   // z_1 = (1, 0), z_2 = (0, 2), z_3 = (1, 1).

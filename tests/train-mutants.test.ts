@@ -14,6 +14,7 @@ import { DivergenceError, InputError } from '../src/errors.js';
 import { modelSpec } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { SCHEDULES, train, Trainer, type TrainOptions } from '../src/train.js';
+import { thrown } from './harness.js';
 
 const linear = modelSpec('linear');
 const gd: TrainOptions = { model: linear, loss: 'exp', reduction: 'sum', schedule: 'constant', lr: 0.1 };
@@ -22,14 +23,6 @@ const two: Dataset = { X: [[1, 0], [0, 2]], y: [1, -1] };
 /** N one-hot points e₀…e_{N−1}, all labelled +1: a step on row n moves only coordinate n of w. */
 const oneHot = (N: number): Dataset => ({ X: Array.from({ length: N }, (_, i) => Array.from({ length: N }, (_, j) => (i === j ? 1 : 0))), y: new Array(N).fill(1) });
 
-function caught(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Runs `f` on a fresh trainer and frees it. */
 function withTrainer<T>(data: Dataset, init: number[][][], opts: TrainOptions, f: (t: Trainer) => T): T {
@@ -169,7 +162,7 @@ describe('subnormal per-point coefficients are sent as 0', () => {
 describe('stop conditions and their messages', () => {
   test('a non-finite loss at step 1 names the step, with no "before" clause (there is no earlier step)', () => {
     // f = 3e38·10 overflows float32: the squared loss (1 − f)² is +∞
-    const e = caught(() => withTrainer({ X: [[10]], y: [1] }, [[[3e38]]], { ...gd, loss: 'squared' }, (t) => t.step()));
+    const e = thrown(() => withTrainer({ X: [[10]], y: [1] }, [[[3e38]]], { ...gd, loss: 'squared' }, (t) => t.step()));
     expect(e).toBeInstanceOf(DivergenceError);
     expect(e.message).toBe('training produced a non-finite loss (Infinity) at step 1');
   });
@@ -177,7 +170,7 @@ describe('stop conditions and their messages', () => {
   test('a non-finite loss later reports log L before the last finite step', () => {
     // squared, x = 1, y = 1, w = 0, η = 1e38: w₁ = 2η = 2e38; L(w₁) = (1 − 2e38)² = 4e76 is finite,
     // but δ = −η·2(w₁ − 1) = −4e76 overflows float32: w₂ = −∞, and L(w₂) = +∞ at step 3
-    const e = caught(() => withTrainer({ X: [[1]], y: [1] }, [[[0]]], { ...gd, loss: 'squared', lr: 1e38 }, (t) => {
+    const e = thrown(() => withTrainer({ X: [[1]], y: [1] }, [[[0]]], { ...gd, loss: 'squared', lr: 1e38 }, (t) => {
       for (let s = 0; s < 3; s++) t.step();
     }));
     expect(e).toBeInstanceOf(DivergenceError);
@@ -191,7 +184,7 @@ describe('stop conditions and their messages', () => {
     // δ = η = 3e38, Q = δxᵀ = [3e38, 0], ΔW₁ = W₂ᵀQ = [[6e38, 0], [1.5e38, 0]], ΔW₂ = Q·W₁ = 0:
     // W₁ row 0 = [+∞ (float32), 0], row 1 = [1.5e38, 0] finite, W₂ finite
     const opts: TrainOptions = { ...gd, model: modelSpec('deep-linear', 2, 2), lr: 3e38 };
-    const e = caught(() => train({ X: [[1, 0]], y: [1] }, [[[0, 0], [0, 0]], [[2, 0.5]]], opts, { steps: 1 }));
+    const e = thrown(() => train({ X: [[1, 0]], y: [1] }, [[[0, 0], [0, 0]], [[2, 0.5]]], opts, { steps: 1 }));
     expect(e).toBeInstanceOf(DivergenceError);
     expect(e.message).toBe(
       'training produced non-finite weights by step 1; no finite record before it (record earlier steps with --record to see them)',
@@ -200,7 +193,7 @@ describe('stop conditions and their messages', () => {
 
   test('train: a divergence after a recorded step names that record', () => {
     const opts: TrainOptions = { ...gd, model: modelSpec('deep-linear', 2, 2), lr: 3e38 };
-    const e = caught(() => train({ X: [[1, 0]], y: [1] }, [[[0, 0], [0, 0]], [[2, 0.5]]], opts, { steps: 1, record: [0] }));
+    const e = thrown(() => train({ X: [[1, 0]], y: [1] }, [[[0, 0], [0, 0]], [[2, 0.5]]], opts, { steps: 1, record: [0] }));
     expect(e).toBeInstanceOf(DivergenceError);
     // step 0: W₁ = 0 so f = 0, log L = log e^0 = 0, ‖θ‖ = ‖W₂‖ = √(4 + 0.25), min margin 0
     expect(e.message).toBe(`training produced non-finite weights by step 1; last finite record: step 0, logLoss 0, norm ${Math.sqrt(4.25)}, minMargin 0`);
@@ -208,13 +201,13 @@ describe('stop conditions and their messages', () => {
 
   test('train: errors other than divergence (here from annotate) pass through unchanged', () => {
     const boom = new RangeError('boom');
-    const e = caught(() => train(two, [[[0, 0]]], gd, { steps: 2, annotate: () => { throw boom; } }));
+    const e = thrown(() => train(two, [[[0, 0]]], gd, { steps: 2, annotate: () => { throw boom; } }));
     expect(e).toBe(boom);
   });
 
   test('train: steps must be a positive integer', () => {
     for (const steps of [0, -1, 1.5, Number.NaN]) {
-      const e = caught(() => train(two, [[[0, 0]]], gd, { steps }));
+      const e = thrown(() => train(two, [[[0, 0]]], gd, { steps }));
       expect(e).toBeInstanceOf(InputError);
       expect(e.message).toBe(`--steps must be a positive integer, got ${steps}`);
     }
