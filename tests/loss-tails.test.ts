@@ -12,15 +12,9 @@
  */
 import { describe, test, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { LOSS_KINDS, fittedThreshold, objective, objectiveOfOutputs, type LossSpec } from '../src/loss.js';
+import { LOSS_KINDS, fittedThreshold, objective, objectiveOfOutputs } from '../src/loss.js';
+import { ABOVE_30, BELOW_30, LOGISTIC_SUM, logLogisticTail, logLogisticTailSlope, ulp } from './reference64.js';
 
-const ulp = (x: number) => 2 ** (Math.floor(Math.log2(Math.abs(x))) - 52);
-const LOGISTIC_SUM: LossSpec = { loss: 'logistic', reduction: 'sum' };
-const seriesValue = (q: number) => { const u = Math.exp(-q); return -q - u / 2 + (5 / 24) * u * u; };
-const seriesSlope = (q: number) => { const u = Math.exp(-q); return -1 + u / 2 - (5 / 12) * u * u; };
-/** The float64 neighbours of 30 (spacing 2^-48 in [16, 32)). */
-const ABOVE_30 = 30 + 2 ** -48;
-const BELOW_30 = 30 - 2 ** -48;
 
 describe('objectiveOfOutputs, logistic loss around the tail switch q = 30', () => {
   test('one point, q on both sides of 30 and on it: log ℓ(q) and (log ℓ)\'(q) match the u-series', () => {
@@ -28,8 +22,8 @@ describe('objectiveOfOutputs, logistic loss around the tail switch q = 30', () =
     for (const q of [29.9, BELOW_30, 30, ABOVE_30, 30.25, 31]) {
       const { value, isLog, grad } = objectiveOfOutputs([q], [1], LOGISTIC_SUM);
       expect(isLog).toBe(true);
-      expect(Math.abs(value - seriesValue(q))).toBeLessThanOrEqual(2 * ulp(q));
-      expect(Math.abs(grad[0] - seriesSlope(q))).toBeLessThanOrEqual(2 * Number.EPSILON);
+      expect(Math.abs(value - logLogisticTail(q))).toBeLessThanOrEqual(2 * ulp(q));
+      expect(Math.abs(grad[0] - logLogisticTailSlope(q))).toBeLessThanOrEqual(2 * Number.EPSILON);
     }
   });
 
@@ -49,8 +43,8 @@ describe('objectiveOfOutputs, logistic loss around the tail switch q = 30', () =
     const L = ell[0] + ell[1];
     const { value, grad } = objectiveOfOutputs([-31, 30.25], [-1, 1], LOGISTIC_SUM);
     expect(Math.abs(value - Math.log(L))).toBeLessThanOrEqual(2 * ulp(Math.log(L)));
-    expect(Math.abs(grad[0] - -(ell[0] / L) * seriesSlope(31))).toBeLessThanOrEqual(4 * Number.EPSILON);
-    expect(Math.abs(grad[1] - (ell[1] / L) * seriesSlope(30.25))).toBeLessThanOrEqual(4 * Number.EPSILON);
+    expect(Math.abs(grad[0] - -(ell[0] / L) * logLogisticTailSlope(31))).toBeLessThanOrEqual(4 * Number.EPSILON);
+    expect(Math.abs(grad[1] - (ell[1] / L) * logLogisticTailSlope(30.25))).toBeLessThanOrEqual(4 * Number.EPSILON);
   });
 });
 

@@ -12,31 +12,17 @@
  */
 import { describe, test, expect } from 'vitest';
 import type { Dataset } from '../src/data.js';
-import type { LossSpec } from '../src/loss.js';
 import { endToEnd, inverseLossOfSum, logLoss, logSumExp, measure, outputs } from '../src/measure.js';
 import type { Weights } from '../src/model.js';
+import { ABOVE_30, BELOW_30, LOGISTIC_SUM, logLogisticTail, ulp } from './reference64.js';
 
-/** The spacing of float64 numbers at x (x not 0). */
-const ulp = (x: number) => 2 ** (Math.floor(Math.log2(Math.abs(x))) - 52);
-const LOGISTIC_SUM: LossSpec = { loss: 'logistic', reduction: 'sum' };
 const logLogistic = (q: number) => logLoss([q], LOGISTIC_SUM);
-/** The float64 neighbours of ±30 (the spacing in [16, 32) is 2^-48). */
-const ABOVE_30 = 30 + 2 ** -48;
-const BELOW_30 = 30 - 2 ** -48;
 
 /**
  * log ℓ(q) for q ≪ 0: ℓ = −q + log1p(e^q) = −q(1 + t) with t = e^q/(−q)·(1 − e^q/2 + …) ≤ 3.5e-15,
  * so log ℓ = log(−q) + t − t²/2 + … = log(−q) + e^q/(−q) up to < 1e-27.
  */
 const negativeTail = (q: number) => Math.log(-q) + Math.exp(q) / -q;
-/**
- * log ℓ(q) for q ≫ 0: ℓ = log1p(u) = u − u²/2 + u³/3 − … with u = e^{−q}, so
- * log ℓ = −q + log(1 − u/2 + u²/3 − …) = −q − u/2 + 5u²/24 + O(u³).
- */
-const positiveTail = (q: number) => {
-  const u = Math.exp(-q);
-  return -q - u / 2 + (5 / 24) * u * u;
-};
 
 describe('log ℓ(q) of the logistic loss on each side of q = ±30', () => {
   test('q < −30 (the −q + log1p(e^q) branch): log(−q) + e^q/(−q) to 2 ulps', () => {
@@ -56,7 +42,7 @@ describe('log ℓ(q) of the logistic loss on each side of q = ±30', () => {
     // at q = 20, −q + log1p(e^q) would cancel 20 digits against 20 and be off by ~1e-6 (the q < −30
     // formula used on the wrong side)
     for (const q of [20, 29.9, BELOW_30]) {
-      const ref = positiveTail(q);
+      const ref = logLogisticTail(q);
       expect(Math.abs(logLogistic(q) - ref)).toBeLessThanOrEqual(2 * ulp(ref));
     }
   });
@@ -64,7 +50,7 @@ describe('log ℓ(q) of the logistic loss on each side of q = ±30', () => {
   test('q ≥ 30 (the −q + log1p(−u/2) branch): −q − u/2 to 2 ulps; −q exactly once e^{−q} underflows', () => {
     // u/2 ≈ 4.7e-14 ≈ 13 ulps at q = 30: a sign or factor error in log1p(−u/2) is ≥ 15 ulps off
     for (const q of [30, ABOVE_30, 30.25, 31]) {
-      const ref = positiveTail(q);
+      const ref = logLogisticTail(q);
       expect(Math.abs(logLogistic(q) - ref)).toBeLessThanOrEqual(2 * ulp(ref));
     }
     // e^{−800} underflows to 0, and log ℓ(800) = −800 − e^{−800}/2 is −800 in float64

@@ -8,16 +8,13 @@ import { describe, test, expect } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { checkWeights, initWeights, layerShapes, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
+import { thrown } from './harness.js';
 
 /** The error `fn` throws; fails the test if it returns normally or throws something else. */
 function inputError(fn: () => unknown): InputError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError, but the call returned normally');
+  const e = thrown(fn);
+  expect(e).toBeInstanceOf(InputError);
+  return e as InputError;
 }
 
 /** A matrix [rows][cols] with entries 1, 2, 3, … (any finite numbers are valid weights). */

@@ -150,3 +150,24 @@ export function kinkDistance(weights: Weights, X: number[][]): number {
 
 /** A property's number of runs, unless the profile overrides every count (THEORY3_RUNS). */
 export const runs = (n: number): number => inject('theory3').runsOverride ?? n;
+
+/** The spacing of float64 numbers at x (x not 0). */
+export const ulp = (x: number): number => 2 ** (Math.floor(Math.log2(Math.abs(x))) - 52);
+/** The float64 neighbours of 30, where the logistic tail formulas switch (spacing 2^-48 in [16, 32)). */
+export const ABOVE_30 = 30 + 2 ** -48;
+export const BELOW_30 = 30 - 2 ** -48;
+export const LOGISTIC_SUM: LossSpec = { loss: 'logistic', reduction: 'sum' };
+
+/**
+ * log ℓ(q) of the logistic loss for q ≫ 0, and its derivative, as series in u = e^{−q} whose dropped
+ * terms are O(u³) < 1e-25 past q = 30: log log1p(u) = −q − u/2 + 5u²/24 + …, and
+ * (log ℓ)'(q) = −(u/(1 + u))/(u − u²/2 + …) = −1 + u/2 − 5u²/12 + … .
+ */
+export function logLogisticTail(q: number): number {
+  const u = Math.exp(-q);
+  return -q - u / 2 + (5 / 24) * u * u;
+}
+export function logLogisticTailSlope(q: number): number {
+  const u = Math.exp(-q);
+  return -1 + u / 2 - (5 / 12) * u * u;
+}
