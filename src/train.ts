@@ -252,8 +252,10 @@ export class Trainer {
       }
       this.lastFiniteLogLoss = logL;
       const c = this.coefficient(logL, isLog);
-      // exp(log c − log L): c/L is 0/0 once both underflow (c → 0 with L < e^−745)
-      const stepSize = isLog ? Math.exp(Math.log(c) - logL) : c;
+      // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709, and
+      // c/L is 0/0 once both underflow (c → 0 with L < e^−745)
+      const logStep = isLog ? Math.log(c) - logL : Math.log(c);
+      const stepSize = isLog ? Math.exp(logStep) : c;
       const delta = new Float32Array(grad.length);
       for (let i = 0; i < grad.length; i++) {
         const d = -c * grad[i];
@@ -273,8 +275,7 @@ export class Trainer {
         this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
       this.stepCount++;
-      // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709
-      this.logFlowTime = logAddExp(this.logFlowTime, isLog ? Math.log(c) - logL : Math.log(c));
+      this.logFlowTime = logAddExp(this.logFlowTime, logStep);
       return { logLoss: logL, stepSize };
     });
   }
