@@ -1,8 +1,4 @@
 // Mutation testing of the training core: `npm run mutate`. Reports go to reports/mutation/.
-import { resolve } from 'node:path';
-
-// Tests read shared/fixtures beside the repository; Stryker runs them from a copy in .stryker-tmp.
-process.env.THEORY3_FIXTURES ??= resolve('..', 'shared', 'fixtures');
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

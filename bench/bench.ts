@@ -5,7 +5,7 @@
  *      reference  2-layer ReLU, d = 10, h = 32, N = 500, full batch, exp loss (DESIGN.md's yardstick)
  *      depth 3    3-layer ReLU, same data and width
  *      larger     2-layer ReLU, d = 32, h = 64, N = 2000
- *      linear     the linear model on shared/fixtures/soudry2d.json (N = 16, d = 2)
+ *      linear     the linear model on fixtures/soudry2d.json (N = 16, d = 2)
  *    side by side with the step as it was before issue 6 (bench/legacy.ts, a frozen copy kept for
  *    this comparison only). Other test runs share the 2 cores, so absolute times drift by 2× within
  *    minutes: the two steps are timed in alternating rounds in one process, and the table gives the
@@ -47,7 +47,7 @@ import { EnsembleTrainer } from '../src/ensemble.js';
 import { LegacyTrainer } from './legacy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE = path.join(repoRoot, '..', 'shared', 'fixtures', 'soudry2d.json');
+const FIXTURE = path.join(repoRoot, 'fixtures', 'soudry2d.json');
 const OUT = path.join(repoRoot, 'bench', 'results.json');
 
 /** Alternating rounds per case and the wall time each side gets per round. */

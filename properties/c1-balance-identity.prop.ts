@@ -1,5 +1,5 @@
 /**
- * C1 — exact per-step balance identities (THEORY.md C1, derived from the Euler identity
+ * C1 — exact per-step balance identities (docs/THEORY.md C1, derived from the Euler identity
  * ⟨W_k, ∇_{W_k} f⟩ = f; per neuron: Du, Hu & Lee 2018).
  *
  * One GD step W_k⁺ = W_k − ηG_k changes ‖W_k‖² by −2η⟨W_k,G_k⟩ + η²‖G_k‖², and ⟨W_k,G_k⟩ is the

@@ -1,5 +1,5 @@
 /**
- * C2 — balanced growth (THEORY.md C2; memo: "layers grow in balance").
+ * C2 — balanced growth (docs/THEORY.md C2; memo: "layers grow in balance").
  *
  * Under gradient flow ρ_k² − ρ_j² is conserved; on separable data every ρ_k → ∞, so
  * ρ_k/ρ_j → 1. Under GD the imbalance drifts only by the η² term of C1. Checked on runs of the

@@ -1,6 +1,6 @@
 /**
  * C3 (rate, linear model) — w(t) = ŵ log t + r(t) with r(t) bounded (Soudry et al. 2018, Thm 3;
- * THEORY.md C3): on separable data, plain GD with the constant step η = 1/λ_max(ZᵀZ/N), mean exp
+ * docs/THEORY.md C3): on separable data, plain GD with the constant step η = 1/λ_max(ZᵀZ/N), mean exp
  * loss and w₀ = 0 grows ‖w‖ at the rate ‖ŵ‖ = 1/γ* per unit of log t, and t·L → ‖ŵ‖²/η.
  *
  * ŵ comes from the exact oracle (src/svm.ts). The runs have T = 3000 steps (t = ηT), on sets whose

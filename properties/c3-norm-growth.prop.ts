@@ -1,5 +1,5 @@
 /**
- * C3 — ρ grows like log t once the data are fitted (THEORY.md C3; Lyu & Li 2020 Thm 4.3;
+ * C3 — ρ grows like log t once the data are fitted (docs/THEORY.md C3; Lyu & Li 2020 Thm 4.3;
  * Soudry et al. 2018 Thm 3 for the linear model).
  *
  * After L < 1: L = Θ(1/(t (log t)^{2−2/K})) and ρ = Θ(log t), t the gradient-flow time. Checked on

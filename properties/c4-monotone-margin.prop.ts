@@ -1,5 +1,5 @@
 /**
- * C4 — the margin increases monotonically once the data are fitted (THEORY.md C4; Lyu & Li 2020
+ * C4 — the margin increases monotonically once the data are fitted (docs/THEORY.md C4; Lyu & Li 2020
  * Thm 4.1, exp loss, gradient flow).
  *
  * Once L < 1 the smoothed margin γ̃ = ℓ⁻¹(L)/‖θ‖^K is non-decreasing, and so is its per-layer

@@ -1,6 +1,6 @@
 /**
  * C5 (linear and deep linear) — the normalized weights approach the minimum-norm (max-margin)
- * solution (Soudry et al. 2018; Ji & Telgarsky 2019 for deep linear nets; THEORY.md C5).
+ * solution (Soudry et al. 2018; Ji & Telgarsky 2019 for deep linear nets; docs/THEORY.md C5).
  *
  * Linear, constant step: w(t) = ŵ log t + r(t) with r(t) converging, so the angle to ŵ is
  * O(1/log t) (sin angle ≤ ‖r(t)‖/‖w(t)‖). The angle itself is not monotone in a finite run (a

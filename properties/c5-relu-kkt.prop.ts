@@ -1,6 +1,6 @@
 /**
  * C5, ReLU part — the normalized weights of a ReLU net converge in direction to a KKT point of
- * min ½‖θ‖² s.t. q_n(θ) ≥ 1 (THEORY.md C5; Lyu & Li 2020 Thm 4.4 and Lemma 5.1; Ji & Telgarsky
+ * min ½‖θ‖² s.t. q_n(θ) ≥ 1 (docs/THEORY.md C5; Lyu & Li 2020 Thm 4.4 and Lemma 5.1; Ji & Telgarsky
  * 2020). Convergence is log log t slow, so no property asserts "KKT residual < tol at the end".
  * Measured worst cases below are over 240 runs per property (THEORY3_SEED=1..6, THEORY3_RUNS=40).
  *

@@ -1,5 +1,5 @@
 /**
- * C6 — SGD and weight normalization (THEORY.md C6).
+ * C6 — SGD and weight normalization (docs/THEORY.md C6).
  *
  * SGD (Nacson, Srebro & Soudry 2019, "Stochastic gradient descent on separable data: exact
  * convergence with a fixed learning rate"): minibatch SGD with a fixed small step on the exp loss

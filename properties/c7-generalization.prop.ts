@@ -1,5 +1,5 @@
 /**
- * C7 — the generalization gap of the NORMALIZED network shrinks as N grows (THEORY.md C7;
+ * C7 — the generalization gap of the NORMALIZED network shrinks as N grows (docs/THEORY.md C7;
  * Golowich, Rakhlin & Shamir 2018, Thm 1; Soudry et al. 2018 for the control).
  *
  * Setting: ReLU nets of depth K = 2 (width 6–8, no biases), inputs on the unit sphere of R^d

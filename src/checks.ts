@@ -84,7 +84,7 @@ export function normGrowthFailure(records: TrainRecord[], fitted: number): strin
   return null;
 }
 
-/** C4: relative dips of γ̃ allowed after L < 1 (GD discretization; THEORY.md C4). */
+/** C4: relative dips of γ̃ allowed after L < 1 (GD discretization; docs/THEORY.md C4). */
 export const C4_TOL = 1e-6;
 export const smoothedMargin = (r: TrainRecord) => r.smoothedMargin;
 /** ℓ⁻¹(L)/∏ρ_k, the per-layer smoothed margin. */

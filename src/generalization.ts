@@ -4,7 +4,7 @@ import type { ModelKind, Weights } from './model.js';
 import type { Rng } from './rng.js';
 
 /**
- * Float64 pieces for the generalization claim (THEORY.md C7): teacher-labelled points on the unit
+ * Float64 pieces for the generalization claim (docs/THEORY.md C7): teacher-labelled points on the unit
  * sphere (so ‖x‖ ≤ B = 1), the normalized network V_k = W_k/‖W_k‖_F and its losses, and the
  * Golowich–Rakhlin–Shamir bound on the Rademacher complexity of the unit-norm class.
  */

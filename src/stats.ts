@@ -1,6 +1,6 @@
 /**
  * Statistics for claims about expectations, e.g. "the mean generalization gap at 4N is smaller
- * than at N" (THEORY.md C7), measured on paired replicates that share randomness: D_i =
+ * than at N" (docs/THEORY.md C7), measured on paired replicates that share randomness: D_i =
  * gap_i(N) − gap_i(4N), and the claim is E[D] > effect.
  *
  * The decision is a sequential test by betting (Waudby-Smith & Ramdas 2023, "Estimating means of

@@ -12,7 +12,7 @@ import { stream, type Rng } from './rng.js';
  *   constant  c = η·L            plain gradient descent with step η (∇L = L·∇log L)
  *   flow      c = η₀/max(1, log 1/L)^{2−2/K} once every margin is positive, c = η₀·min(1, L)
  *             before: the step η_t = c/L follows the gradient-flow path with a time change, so ρ
- *             grows linearly in steps instead of like log t (THEORY.md, Numerics).
+ *             grows linearly in steps instead of like log t (docs/THEORY.md, Numerics).
  * Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L.
  *
  * How a step runs (issue 6: a handful of kernels instead of a taped graph). The networks are chains

@@ -5,7 +5,7 @@ import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { forward, type ModelSpec, type Weights } from './model.js';
 
 /**
- * Gradient descent on a weight-normalized homogeneous network (THEORY.md C6):
+ * Gradient descent on a weight-normalized homogeneous network (docs/THEORY.md C6):
  *   W_k = g_k v_k/‖v_k‖_F   (one scalar g_k per layer),
  * with a constant step η on the parameters (g, v): g ← g − η ∂L/∂g, v ← v − η ∇_v L.
  *

@@ -1,13 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/**
- * Path of a file in shared/fixtures. The fixtures live beside the repository (../shared); a copy
- * of the repository elsewhere (the mutation-testing sandbox) points at them with THEORY3_FIXTURES.
- */
+/** Path of a file in the repository's fixtures/ folder. */
 export function fixturePath(name: string): string {
-  const dir = process.env.THEORY3_FIXTURES ?? fileURLToPath(new URL('../../shared/fixtures', import.meta.url));
-  return join(dir, name);
+  return join(fileURLToPath(new URL('../fixtures', import.meta.url)), name);
 }
 
 /**
