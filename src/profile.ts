@@ -1,3 +1,4 @@
+import { InputError } from './errors.js';
 /**
  * Test profiles, chosen by environment variables:
  *   THEORY3_PROFILE  ci (default; fixed seed, run counts sized to the 60 s budget) | explore
@@ -25,19 +26,19 @@ function intFromEnv(env: NodeJS.ProcessEnv, key: string): number | null {
   const raw = env[key];
   if (raw === undefined || raw === '') return null;
   const v = Number(raw);
-  if (!Number.isSafeInteger(v)) throw new Error(`${key} must be an integer, got ${raw}`);
+  if (!Number.isSafeInteger(v)) throw new InputError(`${key} must be an integer, got ${raw}`);
   return v;
 }
 
 export function resolveProfile(env: NodeJS.ProcessEnv): Profile {
   const name = env.THEORY3_PROFILE ?? 'ci';
-  if (name !== 'ci' && name !== 'explore') throw new Error(`THEORY3_PROFILE must be ci or explore, got ${name}`);
+  if (name !== 'ci' && name !== 'explore') throw new InputError(`THEORY3_PROFILE must be ci or explore, got ${name}`);
   const backend = env.THEORY3_BACKEND ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'cpu') throw new Error(`THEORY3_BACKEND must be wasm or cpu, got ${backend}`);
+  if (backend !== 'wasm' && backend !== 'cpu') throw new InputError(`THEORY3_BACKEND must be wasm or cpu, got ${backend}`);
   const seed = intFromEnv(env, 'THEORY3_SEED') ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
   const runs = intFromEnv(env, 'THEORY3_RUNS');
-  if (runs !== null && runs < 1) throw new Error(`THEORY3_RUNS must be ≥ 1, got ${runs}`);
+  if (runs !== null && runs < 1) throw new InputError(`THEORY3_RUNS must be ≥ 1, got ${runs}`);
   const budget = intFromEnv(env, 'THEORY3_TIME_BUDGET') ?? 60;
-  if (budget < 1) throw new Error(`THEORY3_TIME_BUDGET must be ≥ 1 second, got ${budget}`);
+  if (budget < 1) throw new InputError(`THEORY3_TIME_BUDGET must be ≥ 1 second, got ${budget}`);
   return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend, timeBudgetMs: name === 'explore' ? budget * 1000 : null };
 }
