@@ -104,6 +104,10 @@ describe('IDX', () => {
     // A gzip file read as if it were not compressed: its magic number is 0x1f8b….
     const { images: zipped } = writeIdxPair('zipped', false, gzipSync(good));
     expect(loadError({ path: zipped, classes: [4, 9] })).toMatch(new RegExp(`^${zipped}: wrong magic number 0x1f8b.*: not an IDX file$`));
+    const shifted = Uint8Array.from(good);
+    shifted[1] = 0x01; // a plausible type and rank after a non-zero byte
+    const { images: badMagic } = writeIdxPair('badmagic', false, shifted);
+    expect(loadError({ path: badMagic, classes: [4, 9] })).toBe(`${badMagic}: wrong magic number 0x00010803: not an IDX file`);
     const float = Uint8Array.from(good);
     float[2] = 0x0d;
     const { images: floats } = writeIdxPair('float', false, float);
