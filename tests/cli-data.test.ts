@@ -31,6 +31,7 @@ describe('cli: --data beyond JSON', () => {
     expect(job.config).toMatchObject({ data: trainImages, classes: [1, 8], perClass: 50, n: 100, d: 784 });
     expect(job.dataset.y.filter((v) => v === 1).length).toBe(50);
     expect(Object.keys(job.dataset)).toEqual(['X', 'y']);
+    expect(job.shape).toEqual([28, 28, 1]);
   });
 
   test('svm on the shipped subset: trouser/bag, 2 × 100 images, separable through the origin with a certificate', () => {

@@ -24,6 +24,8 @@ export interface TrainJob {
   out: string | undefined;
   config: TrainOptions & { data: string; labels?: string; labelColumn?: string; classes?: [number, number]; perClass?: number; steps: number; init: string; initScale: number; seed: number; record: number[]; backend: BackendName; n: number; d: number };
   dataset: Dataset;
+  /** One example's shape before flattening: [28, 28, 1] for MNIST-family images, [d] for tables. */
+  shape: number[];
   init: Weights;
 }
 
@@ -50,7 +52,7 @@ export function parseTrainJob(argv: string[]): TrainJob {
   const backend = parseChoice(values.backend ?? 'wasm', 'backend', BACKENDS);
   const initArg = values.init ?? (kind === 'linear' ? 'zero' : 'gaussian');
 
-  const { X, y } = loadData(spec);
+  const { X, y, shape } = loadData(spec);
   const dataset: Dataset = { X, y };
   for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
   const d = dataset.X[0].length;
@@ -80,6 +82,7 @@ export function parseTrainJob(argv: string[]): TrainJob {
       n: dataset.X.length, d,
     },
     dataset,
+    shape,
     init,
   };
 }
