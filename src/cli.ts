@@ -1,11 +1,12 @@
 import { DivergenceError, InputError } from './errors.js';
 
 const USAGE = `usage:
-  theory3 train --data FILE --model linear|deep-linear|relu [--depth K] [--width H]
+  theory3 train --data FILE [data options] --model linear|deep-linear|relu [--depth K] [--width H]
       --loss exp|logistic|squared [--reduction sum|mean] [--schedule constant|flow] --lr ETA --steps T
       [--init zero|gaussian|FILE] [--init-scale S] [--seed S] [--record 1,10,100,...] [--batch-size B]
       [--backend wasm|cpu] [--out FILE]
-  theory3 svm --data FILE [--out FILE]
+  theory3 svm --data FILE [data options] [--out FILE]
+    data options (IDX, CSV, .npy): [--classes A,B] [--n K per class] [--labels FILE] [--label-column NAME]
   theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
   theory3 verify [--report DIR] [vitest filters…]`;
 

@@ -1,18 +1,21 @@
-import { datasetWarnings, loadDataset, type Dataset } from '../data.js';
+import { datasetWarnings, type Dataset } from '../data.js';
+import { loadData } from '../data/load.js';
 import { InputError } from '../errors.js';
 import { angle, dot, endToEnd } from '../measure.js';
 import type { Weights } from '../model.js';
 import { maxMarginSvm, NotSeparableError, type SvmResult } from '../svm.js';
 import type { TrainRecord } from '../train.js';
-import { parseOptions, required } from './args.js';
+import { parseOptions } from './args.js';
+import { DATA_OPTIONS, dataSpec } from './data-options.js';
 import type { TrainJob } from './train.js';
 
 /** `svm`: the max-margin oracle on a data file. */
 export function runSvm(argv: string[]): { out: string | undefined; result: SvmResult } {
-  const { values, positionals } = parseOptions(argv, ['data', 'out'], 'svm');
+  const { values, positionals } = parseOptions(argv, [...DATA_OPTIONS, 'out'], 'svm');
   if (positionals.length > 0) throw new InputError(`svm: unexpected argument "${positionals[0]}"`);
-  const path = required(values, 'data');
-  const data = loadDataset(path);
+  const spec = dataSpec(values);
+  const path = spec.path;
+  const data = loadData(spec);
   for (const w of datasetWarnings(data)) process.stderr.write(`theory3: warning: ${path}: ${w}\n`);
   return { out: values.out, result: maxMarginSvm(data.X, data.y) };
 }

@@ -1,14 +1,16 @@
 import { useBackend, BACKENDS, type BackendName } from '../backend.js';
-import { datasetWarnings, loadDataset, readJsonFile, type Dataset } from '../data.js';
+import { datasetWarnings, readJsonFile, type Dataset } from '../data.js';
+import { loadData } from '../data/load.js';
 import { InputError } from '../errors.js';
 import { LOSS_KINDS } from '../loss.js';
 import { checkWeights, initWeights, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../model.js';
 import { stream } from '../rng.js';
 import { SCHEDULES, train, type TrainOptions, type TrainRecord } from '../train.js';
 import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, required } from './args.js';
+import { DATA_OPTIONS, dataSpec } from './data-options.js';
 
 const OPTIONS = [
-  'data', 'model', 'depth', 'width', 'loss', 'reduction', 'schedule', 'lr', 'steps', 'init', 'init-scale',
+  ...DATA_OPTIONS, 'model', 'depth', 'width', 'loss', 'reduction', 'schedule', 'lr', 'steps', 'init', 'init-scale',
   'seed', 'record', 'batch-size', 'backend', 'out',
 ] as const;
 
@@ -20,8 +22,10 @@ const MAX_STEPS = 100_000_000;
 
 export interface TrainJob {
   out: string | undefined;
-  config: TrainOptions & { data: string; steps: number; init: string; initScale: number; seed: number; record: number[]; backend: BackendName; n: number; d: number };
+  config: TrainOptions & { data: string; labels?: string; labelColumn?: string; classes?: [number, number]; perClass?: number; steps: number; init: string; initScale: number; seed: number; record: number[]; backend: BackendName; n: number; d: number };
   dataset: Dataset;
+  /** One example's shape before flattening: [28, 28, 1] for MNIST-family images, [d] for tables. */
+  shape: number[];
   init: Weights;
 }
 
@@ -29,7 +33,8 @@ export interface TrainJob {
 export function parseTrainJob(argv: string[]): TrainJob {
   const { values, positionals } = parseOptions(argv, OPTIONS, 'train');
   if (positionals.length > 0) throw new InputError(`train: unexpected argument "${positionals[0]}"`);
-  const dataPath = required(values, 'data');
+  const spec = dataSpec(values);
+  const dataPath = spec.path;
   const kind = parseChoice(required(values, 'model'), 'model', MODEL_KINDS);
   const depth = values.depth === undefined ? 2 : parseInteger(values.depth, 'depth', kind === 'linear' ? 1 : 2, 64);
   if (kind === 'linear' && values.depth !== undefined && depth !== 1) throw new InputError('--model linear has exactly one layer; drop --depth or use deep-linear');
@@ -47,7 +52,8 @@ export function parseTrainJob(argv: string[]): TrainJob {
   const backend = parseChoice(values.backend ?? 'wasm', 'backend', BACKENDS);
   const initArg = values.init ?? (kind === 'linear' ? 'zero' : 'gaussian');
 
-  const dataset = loadDataset(dataPath);
+  const { X, y, shape } = loadData(spec);
+  const dataset: Dataset = { X, y };
   for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
   const d = dataset.X[0].length;
   const largest = Math.max(...dataset.X.map((x) => Math.max(...x.map(Math.abs))));
@@ -68,11 +74,15 @@ export function parseTrainJob(argv: string[]): TrainJob {
   return {
     out: values.out,
     config: {
-      data: dataPath, model, loss, reduction, schedule, lr, steps, init: initArg, initScale, seed,
+      data: dataPath, ...(spec.labels !== undefined ? { labels: spec.labels } : {}),
+      ...(spec.labelColumn !== undefined ? { labelColumn: spec.labelColumn } : {}), ...(spec.classes !== undefined ? { classes: spec.classes } : {}),
+      ...(spec.perClass !== undefined ? { perClass: spec.perClass } : {}),
+      model, loss, reduction, schedule, lr, steps, init: initArg, initScale, seed,
       record: record.filter((s) => s <= steps), ...(batchSize !== undefined ? { batchSize } : {}), backend,
       n: dataset.X.length, d,
     },
     dataset,
+    shape,
     init,
   };
 }
