@@ -142,7 +142,7 @@ export class EnsembleTrainer {
           delta[r * N + i] = Math.abs(dv) < 2 ** -126 ? 0 : dv; // subnormals as 0, see train.ts
         }
         logC[r] = isLog ? Math.log(c) - logL : Math.log(c);
-        info.push({ logLoss: logL, stepSize: isLog ? Math.exp(logC[r]) : c, undone: 0 });
+        info.push({ logLoss: logL, stepSize: isLog ? Math.exp(logC[r]) : c, undone: 0, coefficient: c });
       }
       if (bad.length) throw new DivergenceError(`training produced a non-finite loss at step ${this.stepCount + 1} (${bad.join(', ')})`);
       const delta3 = tf.tensor3d(delta, [R, 1, N]);

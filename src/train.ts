@@ -62,6 +62,11 @@ export interface StepInfo {
   stepSize: number;
   /** Steps undone (and retried smaller) before this one was kept. */
   undone: number;
+  /**
+   * c of the kept step W ← W − c·g (g = ∇ log L, or ∇L for squared): η_t·L, which stays finite
+   * where η_t = c/L overflows.
+   */
+  coefficient: number;
 }
 
 /** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
@@ -313,7 +318,7 @@ export class Trainer {
     const stepSize = isLog ? Math.exp(logStep) : c;
     this.stepCount++;
     this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-    return { logLoss: logL, stepSize, undone };
+    return { logLoss: logL, stepSize, undone, coefficient: c };
   }
 
   /**
@@ -345,13 +350,16 @@ export class Trainer {
     return null;
   }
 
-  /** ∇L of the full objective at the current weights, in float64 from float32. */
-  gradient(): { logLoss: number; grads: Weights } {
+  /**
+   * ∇L of the full objective at the current weights, in float64 from float32; with `of: 'logLoss'`
+   * ∇ log L itself for exp-type losses (finite where ∇L = L·∇ log L underflows).
+   */
+  gradient(of: 'loss' | 'logLoss' = 'loss'): { logLoss: number; grads: Weights } {
     return tf.tidy(() => {
       const act = this.forward(this.X, this.XT);
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
       const G = this.backward(act, this.X, Float32Array.from(grad), this.values());
-      const scale = isLog ? Math.exp(v) : 1;
+      const scale = isLog && of === 'loss' ? Math.exp(v) : 1;
       const grads = this.layers.map((W, k) => {
         const [rows, cols] = W.shape;
         return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => G[k][i * cols + j] * scale));
