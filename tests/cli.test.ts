@@ -16,6 +16,10 @@ import { parseTrainJob, runTrain } from '../src/cli/train.js';
 import { toJson } from '../src/cli/output.js';
 import { DivergenceError, InputError } from '../src/errors.js';
 import { fixturePath, inMutationRun } from './harness.js';
+import { svmAnnotator } from '../src/cli/svm.js';
+import { linearTeacherData } from '../src/data.js';
+import { stream } from '../src/rng.js';
+import { withMarginGap } from '../src/svm.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = fixturePath('soudry2d.json');
@@ -221,6 +225,46 @@ describe('cli: output, in-process', () => {
     expect(rec.logLoss).toBeCloseTo(Math.log(1100 * Math.LN2), 3);
     for (const key of RECORD_KEYS) expect([rec[key as keyof typeof rec]].flat().every(Number.isFinite), key).toBe(true);
     expect(() => toJson(result)).not.toThrow();
+  });
+});
+
+describe('cli: --schedule loss-based, in-process', () => {
+  test('the issue\'s command with --schedule loss-based on a 10-d set with a margin gap (178 points) ends within angle 0.05 of the SVM', async () => {
+    const raw = linearTeacherData(stream(1, 'data'), 200, 10, 0.1);
+    const { X, y } = withMarginGap(raw.X, raw.y, 1);
+    expect(X.length).toBe(178);
+    const path = data(X, y);
+    const argv = ['--data', path, '--model', 'linear', '--loss', 'exp', '--reduction', 'mean', '--schedule', 'loss-based', '--lr', '0.04', '--steps', '20000', '--init', 'zero', '--record', '10000'];
+    const { result } = await runTrain(argv, svmAnnotator);
+    const [mid, end] = result.records;
+    // the path's angle is not monotone: above 0.05 at step 10,000, below it for good from ~17,000 (bench)
+    expect(mid.angleToSvm as number).toBeGreaterThan(0.05);
+    expect(end.angleToSvm as number).toBeLessThanOrEqual(0.05);
+    expect(end.undone).toBe(0); // the linear model's α descends: nothing to undo
+    expect(end.logFlowTime).toBeGreaterThan(20);
+  });
+
+  test('without --lr, α = 1/max‖x‖² (half the linear descent bound); ReLU records count undone steps', async () => {
+    const job = parseTrainJob(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--schedule', 'loss-based', '--steps', '5']);
+    expect(job.config.lr).toBe(1 / Math.max(...soudry.X.map((x) => x[0] * x[0] + x[1] * x[1])));
+    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--steps', '5'], /--lr is required/);
+    const { result } = await runTrain(['--data', fixture, '--model', 'relu', '--width', '4', '--loss', 'exp', '--schedule', 'loss-based', '--lr', '10', '--steps', '30', '--record', '1']);
+    expect(result.records[0].undone).toBeGreaterThan(0);
+    expect(result.records[1].undone).toBeGreaterThanOrEqual(result.records[0].undone);
+  });
+
+  test('loss-based with the squared loss, with minibatches, or α above the linear bound is refused in one line', async () => {
+    const args = (...extra: string[]) => ['--data', fixture, '--model', 'linear', '--schedule', 'loss-based', '--steps', '5', ...extra];
+    for (const [argv, pattern] of [
+      [args('--loss', 'squared'), /the loss-based schedule needs an exponential-type loss/],
+      [args('--loss', 'exp', '--batch-size', '2'), /the loss-based schedule needs full-batch steps/],
+      [args('--loss', 'exp', '--lr', '10'), /loss-based steps on a linear model need α \(--lr\) below 2\/max‖x‖² = \S+ to descend, got 10/],
+    ] as const) {
+      const e = await runTrain([...argv]).then(() => null, (err: unknown) => err);
+      expect(e, argv.join(' ')).toBeInstanceOf(InputError);
+      expect((e as Error).message).toMatch(pattern);
+      expect((e as Error).message).not.toContain('\n');
+    }
   });
 });
 
