@@ -28,8 +28,9 @@ import { fittedThreshold, type LossKind, type Reduction } from './loss.js';
  *   and only η_t = α/L differs, by the factor N (η on the mean loss is N times η on the sum), and
  *   with it the flow time. α is fixed; a larger one is refused.
  * - Every other architecture (deep linear, ReLU, and any new layer): there is no such global bound
- *   (the curvature of log L grows like ρ^{2K−2}), so α adapts: after a step that did not raise the
- *   loss α ← α·UP; after one that raised it, or made it non-finite, the step is undone (the host
+ *   (the curvature of log L grows like ρ^{2K−2}), so α adapts: after a step that lowered the loss
+ *   α ← α·UP (a step that left it unchanged is kept, α too); after one that raised it, or made it
+ *   non-finite, the step is undone (the host
  *   copy of the weights is the truth, so that costs nothing) and retried from the same weights with
  *   α ← α/DOWN. Undone steps add no flow time; trainers count them. Only kept steps are on the path.
  *   UP = 2^{1/5} and DOWN = 2^{1/10} are Lyu & Li's factors (per epoch there, per step here).
@@ -135,7 +136,11 @@ export class AdaptiveAlpha implements StepSchedule {
   accept(logLBefore: number, logLAfter: number): boolean {
     // NaN compares false: a non-finite loss is a step to undo
     const kept = logLAfter <= logLBefore;
-    this.alpha = kept ? this.alpha * LOSS_BASED_UP : this.alpha / LOSS_BASED_DOWN;
+    // A step that left the loss exactly where it was is kept but says nothing about α: raising α
+    // there would let it grow without bound where the gradient is 0 (a ReLU net whose units are
+    // all dead) until a tiny gradient times a huge α throws the weights away.
+    if (logLAfter < logLBefore) this.alpha *= LOSS_BASED_UP;
+    else if (!kept) this.alpha /= LOSS_BASED_DOWN;
     return kept;
   }
 }

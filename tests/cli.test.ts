@@ -229,19 +229,23 @@ describe('cli: output, in-process', () => {
 });
 
 describe('cli: --schedule loss-based, in-process', () => {
-  test('the issue\'s command with --schedule loss-based on a 10-d set with a margin gap (178 points) ends within angle 0.05 of the SVM', async () => {
+  test('on a 10-d set with a margin gap (178 points, mean loss), loss-based steps reach angle 0.05 to the SVM within 1,000 steps, and flow takes the same steps', async () => {
     const raw = linearTeacherData(stream(1, 'data'), 200, 10, 0.1);
     const { X, y } = withMarginGap(raw.X, raw.y, 1);
     expect(X.length).toBe(178);
     const path = data(X, y);
-    const argv = ['--data', path, '--model', 'linear', '--loss', 'exp', '--reduction', 'mean', '--schedule', 'loss-based', '--lr', '0.04', '--steps', '20000', '--init', 'zero', '--record', '10000'];
-    const { result } = await runTrain(argv, svmAnnotator);
-    const [mid, end] = result.records;
-    // the path's angle is not monotone: above 0.05 at step 10,000, below it for good from ~17,000 (bench)
-    expect(mid.angleToSvm as number).toBeGreaterThan(0.05);
+    // the command of the report that found flow stuck in its pre-fit branch (angle 0.095 after
+    // 10,000 steps), cut to 1,000 steps; the angle then is not yet final (the path is not
+    // monotone: it stays below 0.05 from step ~17,400, measured in `npm run bench`)
+    const argv = (schedule: string) => ['--data', path, '--model', 'linear', '--loss', 'exp', '--reduction', 'mean', '--schedule', schedule, '--lr', '0.04', '--steps', '1000', '--init', 'zero'];
+    const lossBased = (await runTrain(argv('loss-based'), svmAnnotator)).result;
+    const end = lossBased.records.at(-1)!;
     expect(end.angleToSvm as number).toBeLessThanOrEqual(0.05);
     expect(end.undone).toBe(0); // the linear model's α descends: nothing to undo
-    expect(end.logFlowTime).toBeGreaterThan(20);
+    expect(end.logFlowTime).toBeGreaterThan(5);
+    // K = 1: flow's coefficient is η₀ before and after the fit, the same steps
+    const flow = (await runTrain(argv('flow'))).result;
+    expect(flow.weights).toEqual(lossBased.weights);
   });
 
   test('without --lr, α = 1/max‖x‖² (half the linear descent bound); ReLU records count undone steps', async () => {

@@ -30,16 +30,22 @@ function withTrainer<T>(d: Dataset, w: Weights, opts: TrainOptions, f: (t: Train
 }
 
 describe('α of the loss-based schedule', () => {
-  test('× 2^{1/5} after a step that did not raise the loss (equal counts as not raised), ÷ 2^{1/10} after one that did or was not finite', () => {
+  test('× 2^{1/5} after a step that lowered the loss, unchanged (and kept) after one that left it equal, ÷ 2^{1/10} after one that raised it or was not finite', () => {
     const a = new AdaptiveAlpha(1);
     expect(a.undoes).toBe(true);
     expect(a.accept(0, -1)).toBe(true);
     expect(a.alpha).toBe(LOSS_BASED_UP);
-    expect(a.accept(-1, -1)).toBe(true);
+    expect(a.accept(-1, -1.5)).toBe(true);
+    expect(a.alpha).toBe(LOSS_BASED_UP * LOSS_BASED_UP);
+    expect(a.accept(-1.5, -1.5)).toBe(true);
     expect(a.alpha).toBe(LOSS_BASED_UP * LOSS_BASED_UP);
     expect(a.accept(-1, -0.5)).toBe(false);
     expect(a.alpha).toBe((LOSS_BASED_UP * LOSS_BASED_UP) / LOSS_BASED_DOWN);
-    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) expect(new AdaptiveAlpha(1).accept(0, bad)).toBe(false);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const b = new AdaptiveAlpha(1);
+      expect(b.accept(0, bad)).toBe(false);
+      expect(b.alpha).toBe(1 / LOSS_BASED_DOWN);
+    }
     expect(LOSS_BASED_UP).toBeCloseTo(2 ** 0.2, 15);
     expect(LOSS_BASED_DOWN).toBeCloseTo(2 ** 0.1, 15);
     expect(a.coefficient()).toBe(a.alpha);
