@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
-import { fittedThreshold, objectiveOfOutputs, type LossSpec } from './loss.js';
+import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
 import { stream, type Rng } from './rng.js';
@@ -134,7 +134,8 @@ export class Trainer {
     if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw new InputError(`batch size must be an integer in 1..${this.n}, got ${b}`);
     this.schedule = makeSchedule(opts, {
       K: init.length, n: this.n, linear: opts.model.kind === 'linear', minibatch: b !== undefined && b < this.n,
-      maxRowNormSq: Math.max(...data.X.map((x) => x.reduce((s, v) => s + v * v, 0))),
+      // a loop, not Math.max(...rows): spreading throws past ~10⁵ arguments
+      maxRowNormSq: data.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0),
     });
     if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
     this.K = init.length;

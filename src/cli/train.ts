@@ -51,7 +51,7 @@ export function parseTrainJob(argv: string[]): TrainJob {
   for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
   const d = dataset.X[0].length;
   // loss-based without --lr: α = 1/max‖x‖², half the linear model's descent bound (src/schedule.ts)
-  const lr = lrGiven ?? 1 / Math.max(...dataset.X.map((x) => x.reduce((s, v) => s + v * v, 0)));
+  const lr = lrGiven ?? 1 / dataset.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0);
   const largest = Math.max(...dataset.X.map((x) => Math.max(...x.map(Math.abs))));
   if (largest > MAX_COORDINATE) {
     throw new InputError(`${dataPath}: coordinates up to ${largest.toExponential(1)}; training runs in float32, where products of such values overflow (max 3.4e38): rescale the data below ${MAX_COORDINATE.toExponential(0)}`);
