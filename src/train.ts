@@ -73,6 +73,14 @@ export interface StepInfo {
 const MAX_UNDONE_IN_A_ROW = 500;
 
 /**
+ * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
+ * next step: it would overflow, and under loss-based steps every retry would be undone while the run
+ * limped on at the edge of the range. Loss-based steps on a few points get there within a few
+ * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
+ */
+const MAX_OUTPUT = 2 ** 120;
+
+/**
  * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
  * long before training ends (flow schedule: within a few hundred steps). Subnormal operands make
  * float32 arithmetic on x86 some 20× slower (measured: a 500×32×10 matMul, 0.12 → 3.3 ms), so they
@@ -263,12 +271,20 @@ export class Trainer {
   /** The step from the forward pass `act` at the current weights (see step()). */
   private stepFrom(act: Activations, X: tf.Tensor2D, y: ArrayLike<number>, logScale: number): StepInfo {
     const opts = this.opts;
-    const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), y, opts, logScale);
+    const f = act.f.dataSync();
+    const { value: v, isLog, grad } = objectiveOfOutputs(f, y, opts, logScale);
     const logL = isLog ? v : Math.log(v);
     if (!Number.isFinite(v)) {
       throw new DivergenceError(
         `training produced a non-finite loss (${v}) at step ${this.stepCount + 1}` +
           (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
+      );
+    }
+    let largest = 0;
+    for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
+    if (largest > MAX_OUTPUT) {
+      throw new DivergenceError(
+        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
       );
     }
     this.lastFiniteLogLoss = logL;

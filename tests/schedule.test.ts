@@ -118,6 +118,23 @@ describe('loss-based steps in the Trainer', () => {
     }
   });
 
+  test('on a few points the margins grow until the outputs near the float32 range: the run stops there with a DivergenceError, not at the edge of overflow', () => {
+    const two: Dataset = { X: [[1, 0.5], [-0.5, -1]], y: [1, -1] };
+    const w = initWeights(relu, 2, 'gaussian', 1, stream(5, 'init'));
+    withTrainer(two, w, lossBased(1), (t) => {
+      const e = thrown(() => {
+        for (let s = 0; s < 5000; s++) t.step();
+      });
+      expect(e).toBeInstanceOf(DivergenceError);
+      expect(e.message).toMatch(/^the outputs reached \|f\| = \S+ after step \d+, within a factor 256 of the float32 range \(3\.4e38\): the next step would overflow; stop earlier \(fewer steps\)$/);
+      const f = Number(/\|f\| = (\S+) /.exec(e.message)![1]);
+      expect(f).toBeGreaterThan(2 ** 120);
+      expect(f).toBeLessThan(3.4e38);
+      expect(t.stepCount).toBeLessThan(5000);
+      expect(Number.isFinite(t.gradient('logLoss').logLoss)).toBe(true); // the weights of the last kept step
+    });
+  });
+
   test('train() records carry `undone`, counted apart from `step`', () => {
     const { records } = train(data, init, lossBased(200), { steps: 3, record: [0, 1, 3] });
     expect(records.map((r) => r.step)).toEqual([0, 1, 3]);
