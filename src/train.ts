@@ -74,8 +74,8 @@ const MAX_UNDONE_IN_A_ROW = 500;
 
 /**
  * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
- * next step: it would overflow, and under loss-based steps every retry would be undone while the run
- * limped on at the edge of the range. Loss-based steps on a few points get there within a few
+ * next step: it would overflow, and a schedule that undoes steps would undo every retry while the
+ * run limped on at the edge of the range (the others stop at the non-finite loss). Loss-based steps on a few points get there within a few
  * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
  */
 const MAX_OUTPUT = 2 ** 120;
@@ -280,8 +280,9 @@ export class Trainer {
           (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
       );
     }
+    // (Other schedules overflow into a non-finite loss, which stops them above.)
     let largest = 0;
-    for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
+    if (this.schedule.undoes) for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
     if (largest > MAX_OUTPUT) {
       throw new DivergenceError(
         `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
