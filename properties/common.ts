@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { inject } from 'vitest';
 import { linearTeacherData, reluTeacherData, type Dataset } from '../src/data.js';
 import { InputError } from '../src/errors.js';
-import type { LossKind, Reduction } from '../src/loss.js';
+import { fittedThreshold, type LossKind, type Reduction } from '../src/loss.js';
 import { fittedIndex as fittedIndexOf } from '../src/checks.js';
-import { margins, sumSquares } from '../src/measure.js';
+import { margins, measure, sumSquares } from '../src/measure.js';
+import { Trainer, type TrainOptions, type TrainRecord } from '../src/train.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { withMarginGap, type SvmResult } from '../src/svm.js';
@@ -165,4 +166,58 @@ export function linearGapData(s: { n: number; d: number; seed: number }, gap = 1
   const raw = linearTeacherData(stream(s.seed, 'data'), s.n, s.d, 0.1);
   const { X, y, svm } = withMarginGap(raw.X, raw.y, gap);
   return { data: { X, y }, svm };
+}
+
+/**
+ * A run trained far past fitting with loss-based steps (src/schedule.ts), for the claims at large ρ:
+ * every record from step 0, and where the fit happened.
+ */
+export interface FarPastFitRun {
+  /** A record at every kept step from 0 (see src/train.ts TrainRecord; `undone` counts the others). */
+  records: TrainRecord[];
+  /** Index of the first record with the SUM loss below the fit threshold (every margin positive); −1 if never. */
+  fitIndex: number;
+  /** ρ = ∏‖W_k‖ at that record. */
+  rhoAtFit: number;
+  /** Whether both goals were met: ρ ≥ rhoFactor·rhoAtFit and log t ≥ logFlowTime. */
+  reached: boolean;
+}
+
+/**
+ * Trains `exp` with loss-based steps (α₀ = 1/max‖x‖², the linear model's fixed α) until ρ is at
+ * least `rhoFactor` times its value at the first record with L < 1 AND log t ≥ `logFlowTime`, or
+ * `maxSteps` kept steps. Loss-based steps make both cheap: on the small cases the properties draw
+ * it takes tens to a few hundred steps (tests/far-past-fit.test.ts), where a constant step needs
+ * e^{50} of flow time. Records every kept step (the cases are small; C4 needs every step).
+ * Runs that never fit (a dead ReLU) come back with fitIndex −1 and reached false: the caller
+ * decides (fc.pre, and count them).
+ */
+export function trainFarPastFit(
+  exp: Experiment,
+  o: { loss: Exclude<LossKind, 'squared'>; reduction: Reduction; rhoFactor?: number; logFlowTime?: number; maxSteps?: number },
+): FarPastFitRun {
+  const { rhoFactor = 10, logFlowTime = 50, maxSteps = 5000 } = o;
+  const { spec, data, init } = exp;
+  const opts: TrainOptions = { model: spec, loss: o.loss, reduction: o.reduction, schedule: 'loss-based', lr: 1 / maxRowNormSq(data.X) };
+  const trainer = new Trainer(data, init, opts);
+  const records: TrainRecord[] = [];
+  const snapshot = () => {
+    const rec: TrainRecord = { step: trainer.stepCount, flowTime: Math.exp(trainer.logFlowTime), logFlowTime: trainer.logFlowTime, undone: trainer.undone, ...measure(trainer.weights(), data, spec.kind, opts) };
+    records.push(rec);
+    return rec;
+  };
+  const logThreshold = Math.log(fittedThreshold(o.loss)) - (o.reduction === 'mean' ? Math.log(data.X.length) : 0);
+  let fitIndex = -1;
+  let reached = false;
+  try {
+    for (let rec = snapshot(); ; rec = snapshot()) {
+      if (fitIndex < 0 && rec.logLoss < logThreshold) fitIndex = records.length - 1;
+      reached = fitIndex >= 0 && rec.rho >= rhoFactor * records[fitIndex].rho && rec.logFlowTime >= logFlowTime;
+      if (reached || trainer.stepCount >= maxSteps) break;
+      trainer.step();
+    }
+  } finally {
+    trainer.dispose();
+  }
+  return { records, fitIndex, rhoAtFit: fitIndex >= 0 ? records[fitIndex].rho : NaN, reached };
 }

@@ -3,7 +3,8 @@ import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
 import { objectiveOfOutputs } from './loss.js';
 import { layerShapes, type Weights } from './model.js';
-import { scheduleCoefficient, type StepInfo, type TrainOptions } from './train.js';
+import { scheduleCoefficient } from './schedule.js';
+import type { StepInfo, TrainOptions } from './train.js';
 
 /**
  * Replicates trained together: R independent networks of one architecture, each on its own data
@@ -32,7 +33,8 @@ import { scheduleCoefficient, type StepInfo, type TrainOptions } from './train.j
  * For K = 2 the backward pass is the Trainer's (backward2), which also keeps the rounding equal.
  *
  * Restrictions (InputError otherwise): full batch only (no batchSize < N, no SGD seed), no layerLr,
- * no weightDecay; one set of options for all replicates (same loss, reduction, schedule, lr).
+ * no weightDecay, no loss-based schedule; one set of options for all replicates (same loss,
+ * reduction, schedule, lr).
  */
 export class EnsembleTrainer {
   readonly R: number;
@@ -71,6 +73,9 @@ export class EnsembleTrainer {
     if (opts.layerLr) throw new InputError('EnsembleTrainer does not take layerLr');
     if (opts.weightDecay) throw new InputError('EnsembleTrainer does not take weightDecay');
     if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
+    // Undoing one replicate's step while keeping the others' would split the one program per step
+    // into per-replicate retries; train such replicates with separate Trainers.
+    if (opts.schedule === 'loss-based') throw new InputError('EnsembleTrainer does not take the loss-based schedule (it undoes steps per replicate); use one Trainer per replicate');
     this.shapes = layerShapes(opts.model, d);
     inits.forEach((w, r) => {
       const ok = w.length === this.shapes.length && w.every((W, k) => W.length === this.shapes[k][0] && W.every((row) => row.length === this.shapes[k][1]));
@@ -137,7 +142,7 @@ export class EnsembleTrainer {
           delta[r * N + i] = Math.abs(dv) < 2 ** -126 ? 0 : dv; // subnormals as 0, see train.ts
         }
         logC[r] = isLog ? Math.log(c) - logL : Math.log(c);
-        info.push({ logLoss: logL, stepSize: isLog ? Math.exp(logC[r]) : c });
+        info.push({ logLoss: logL, stepSize: isLog ? Math.exp(logC[r]) : c, undone: 0, coefficient: c });
       }
       if (bad.length) throw new DivergenceError(`training produced a non-finite loss at step ${this.stepCount + 1} (${bad.join(', ')})`);
       const delta3 = tf.tensor3d(delta, [R, 1, N]);

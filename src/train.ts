@@ -1,19 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
-import { fittedThreshold, objectiveOfOutputs, type LossSpec } from './loss.js';
+import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
 import { stream, type Rng } from './rng.js';
+import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
  * W ← W − c·g, where the host picks the scalar c in float64:
- *   constant  c = η·L            plain gradient descent with step η (∇L = L·∇log L)
- *   flow      c = η₀/max(1, log 1/L)^{2−2/K} once every margin is positive, c = η₀·min(1, L)
- *             before: the step η_t = c/L follows the gradient-flow path with a time change, so ρ
- *             grows linearly in steps instead of like log t (docs/THEORY.md, Numerics).
- * Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L.
+ * The schedules (constant, flow, loss-based) and why they follow the gradient-flow path are in
+ * src/schedule.ts. Flow time t = Σ η_t is accumulated in log space, since η_t grows like 1/L. A
+ * schedule that undoes steps (loss-based on anything but the linear model) is asked after every
+ * step whether the loss went up; if so the step is undone — the host copy of the weights is
+ * assigned back — and retried from the same weights and the same gradient with a smaller
+ * coefficient, until one is kept. So step() always returns a kept step; `undone` counts the others,
+ * and only kept steps advance stepCount and flow time.
  *
  * How a step runs (issue 6: a handful of kernels instead of a taped graph). The networks are chains
  * of matrix products, so the forward and backward passes are written out here rather than recorded
@@ -35,13 +38,12 @@ import { stream, type Rng } from './rng.js';
  * that Q needs no transpose either; matrix–vector products (f = W₂H, B·h multiply-adds) take the
  * naive loop, which beats packing a fresh operand for XNNPACK.
  */
-export type Schedule = 'constant' | 'flow';
-export const SCHEDULES: readonly Schedule[] = ['constant', 'flow'];
+export { SCHEDULES, scheduleCoefficient, type Schedule, type StepSchedule } from './schedule.js';
 
 export interface TrainOptions extends LossSpec {
   model: ModelSpec;
   schedule: Schedule;
-  /** η of the constant schedule, η₀ of the flow schedule. */
+  /** η of the constant schedule, η₀ of the flow schedule, α₀ of the loss-based one (src/schedule.ts). */
   lr: number;
   /** Minibatch SGD with this batch size (sampled without replacement each step); full batch if absent. */
   batchSize?: number;
@@ -56,9 +58,27 @@ export interface TrainOptions extends LossSpec {
 export interface StepInfo {
   /** log of the objective on the step's batch, before the step (float64 from the float32 outputs). */
   logLoss: number;
-  /** The step η_t on L itself, so that flow time advances by it. */
+  /** The step η_t on L itself, so that flow time advances by it (the kept step's, after undos). */
   stepSize: number;
+  /** Steps undone (and retried smaller) before this one was kept. */
+  undone: number;
+  /**
+   * c of the kept step W ← W − c·g (g = ∇ log L, or ∇L for squared): η_t·L, which stays finite
+   * where η_t = c/L overflows.
+   */
+  coefficient: number;
 }
+
+/** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
+const MAX_UNDONE_IN_A_ROW = 500;
+
+/**
+ * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
+ * next step: it would overflow, and a schedule that undoes steps would undo every retry while the
+ * run limped on at the edge of the range (the others stop at the non-finite loss). Loss-based steps on a few points get there within a few
+ * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
+ */
+const MAX_OUTPUT = 2 ** 120;
 
 /**
  * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
@@ -85,26 +105,6 @@ interface Activations {
   hidden: tf.Tensor2D[];
 }
 
-/**
- * The scalar c of a step W ← W − c·g (g = ∇ log L for exp-type losses, ∇L for squared) for a
- * network of degree K on n points whose objective is log L before the step.
- */
-export function scheduleCoefficient(opts: TrainOptions, K: number, n: number, logL: number, isLog: boolean): number {
-  const { lr, schedule, reduction, loss } = opts;
-  if (!isLog) return lr;
-  if (schedule === 'flow') {
-    const logSum = logL + (reduction === 'mean' ? Math.log(n) : 0);
-    // Fitted: η_t = η₀/(L (log 1/L)^{2−2/K}); the log is floored at 1 so that a sum loss just
-    // below 1 (log 1/L → 0) does not make the step explode.
-    if (logSum < Math.log(fittedThreshold(loss))) return lr / Math.max(1, -logL) ** (2 - 2 / K);
-    // Not fitted: plain GD while L ≤ 1, loss-normalized steps η₀/L while L > 1, which keeps the
-    // first steps from a badly misfit init (L = e^{100}, say) finite. Both are positive time
-    // changes of the same flow.
-    return lr * Math.min(1, Math.exp(logL));
-  }
-  return lr * Math.exp(logL);
-}
-
 export class Trainer {
   readonly layers: tf.Variable<tf.Rank.R2>[];
   readonly n: number;
@@ -112,6 +112,14 @@ export class Trainer {
   logFlowTime = -Infinity;
   /** log L before the last step that had a finite loss, for divergence reports. */
   lastFiniteLogLoss = NaN;
+  /** Steps undone so far (loss-based schedule; see src/schedule.ts). */
+  undone = 0;
+  readonly schedule: StepSchedule;
+  /**
+   * The forward pass at the current weights when the last step already computed it (to judge the
+   * step), kept for the next step's gradient; with the data ids of the weights it belongs to.
+   */
+  private nextForward: { act: Activations; dataIds: object[] } | null = null;
   /** The data [N, d] and its transpose [d, N]: the right operands of the data-side products. */
   private readonly X: tf.Tensor2D;
   private readonly XT: tf.Tensor2D;
@@ -132,8 +140,11 @@ export class Trainer {
     this.n = data.X.length;
     const b = opts.batchSize;
     if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw new InputError(`batch size must be an integer in 1..${this.n}, got ${b}`);
-    if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
-    if (opts.schedule === 'flow' && b !== undefined && b < this.n) throw new InputError('the flow schedule needs full-batch steps (it divides by the full loss)');
+    this.schedule = makeSchedule(opts, {
+      K: init.length, n: this.n, linear: opts.model.kind === 'linear', minibatch: b !== undefined && b < this.n,
+      // a loop, not Math.max(...rows): spreading throws past ~10⁵ arguments
+      maxRowNormSq: data.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0),
+    });
     if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
     this.K = init.length;
     this.relu = opts.model.kind === 'relu';
@@ -225,10 +236,15 @@ export class Trainer {
     });
   }
 
-  /** One step of the configured trainer. Throws DivergenceError if the loss is not finite. */
+  /**
+   * One kept step of the configured trainer (after any undone ones, see the header). Throws
+   * DivergenceError if the loss at the current weights is not finite, or if the loss-based schedule
+   * undoes MAX_UNDONE_IN_A_ROW steps in a row (the weights are then the last kept ones).
+   */
   step(): StepInfo {
     const opts = this.opts;
-    return tf.tidy(() => {
+    let info: StepInfo | undefined;
+    tf.tidy(() => {
       let X = this.X;
       let XT = this.XT;
       let y: ArrayLike<number> = this.y;
@@ -241,32 +257,58 @@ export class Trainer {
         y = rows.map((i) => this.y[i]);
         if (opts.reduction === 'sum') logScale = Math.log(this.n / opts.batchSize!);
       }
-      const act = this.forward(X, XT);
-      const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), y, opts, logScale);
-      const logL = isLog ? v : Math.log(v);
-      if (!Number.isFinite(v)) {
-        throw new DivergenceError(
-          `training produced a non-finite loss (${v}) at step ${this.stepCount + 1}` +
-            (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-        );
+      const cached = this.takeNextForward();
+      const act = cached ?? this.forward(X, XT);
+      try {
+        info = this.stepFrom(act, X, y, logScale);
+      } finally {
+        if (cached) disposeActivations(cached);
       }
-      this.lastFiniteLogLoss = logL;
-      const c = this.coefficient(logL, isLog);
-      // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709, and
-      // c/L is 0/0 once both underflow (c → 0 with L < e^−745)
-      const logStep = isLog ? Math.log(c) - logL : Math.log(c);
-      const stepSize = isLog ? Math.exp(logStep) : c;
-      const delta = new Float32Array(grad.length);
-      for (let i = 0; i < grad.length; i++) {
-        const d = -c * grad[i];
-        delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-      }
-      const values = this.values();
-      const G = this.backward(act, X, delta, values); // = −c·g
+    });
+    return info!;
+  }
+
+  /** The step from the forward pass `act` at the current weights (see step()). */
+  private stepFrom(act: Activations, X: tf.Tensor2D, y: ArrayLike<number>, logScale: number): StepInfo {
+    const opts = this.opts;
+    const f = act.f.dataSync();
+    const { value: v, isLog, grad } = objectiveOfOutputs(f, y, opts, logScale);
+    const logL = isLog ? v : Math.log(v);
+    if (!Number.isFinite(v)) {
+      throw new DivergenceError(
+        `training produced a non-finite loss (${v}) at step ${this.stepCount + 1}` +
+          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
+      );
+    }
+    // (Other schedules overflow into a non-finite loss, which stops them above.)
+    let largest = 0;
+    if (this.schedule.undoes) for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
+    if (largest > MAX_OUTPUT) {
+      throw new DivergenceError(
+        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
+      );
+    }
+    this.lastFiniteLogLoss = logL;
+    const undoes = this.schedule.undoes;
+    let c = this.schedule.coefficient(logL);
+    // A schedule that may undo steps gets the direction −g itself from the backward pass and c is
+    // applied on the host in float64: a retry with a smaller c needs no new gradient, and the kept
+    // step is bit-identical to a first step taken with its c. Otherwise c is folded into δ.
+    const folded = undoes ? 1 : c;
+    const delta = new Float32Array(grad.length);
+    for (let i = 0; i < grad.length; i++) {
+      const d = -folded * grad[i];
+      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
+    }
+    const values = this.values();
+    const G = this.backward(act, X, delta, values); // = −folded·g
+    const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
+    let undone = 0;
+    for (;;) {
+      const onHost = undoes ? c : 1;
       // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
-      const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
       this.layers.forEach((W, k) => {
-        const m = opts.layerLr?.[k] ?? 1;
+        const m = (opts.layerLr?.[k] ?? 1) * onHost;
         const w = values[k];
         const u = G[k];
         const next = new Float32Array(w.length);
@@ -274,24 +316,68 @@ export class Trainer {
         W.assign(tf.tensor2d(next, W.shape));
         this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
-      this.stepCount++;
-      this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-      return { logLoss: logL, stepSize };
-    });
+      if (!undoes || this.judge(logL)) break;
+      undone++;
+      this.undone++;
+      if (undone >= MAX_UNDONE_IN_A_ROW) {
+        this.layers.forEach((W, k) => {
+          W.assign(tf.tensor2d(values[k], W.shape));
+          this.hostCopy[k] = { dataId: W.dataId, values: values[k] };
+        });
+        throw new DivergenceError(
+          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the weights are those of step ${this.stepCount}`,
+        );
+      }
+      c = this.schedule.coefficient(logL);
+    }
+    // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709, and
+    // c/L is 0/0 once both underflow (c → 0 with L < e^−745)
+    const logStep = isLog ? Math.log(c) - logL : Math.log(c);
+    const stepSize = isLog ? Math.exp(logStep) : c;
+    this.stepCount++;
+    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
+    return { logLoss: logL, stepSize, undone, coefficient: c };
   }
 
-  private coefficient(logL: number, isLog: boolean): number {
-    return scheduleCoefficient(this.opts, this.K, this.n, logL, isLog);
+  /**
+   * Evaluates the full objective at the weights just assigned and asks the schedule to keep the
+   * step; a kept step's forward pass is kept for the next step, which needs it anyway.
+   */
+  private judge(logLBefore: number): boolean {
+    const act = this.forward(this.X, this.XT);
+    const after = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts).value;
+    const kept = this.schedule.accept(logLBefore, after);
+    if (kept) {
+      tf.keep(act.f);
+      if (act.firstT) tf.keep(act.firstT);
+      act.hidden.forEach((h) => tf.keep(h));
+      this.nextForward = { act, dataIds: this.layers.map((W) => W.dataId) };
+    } else {
+      disposeActivations(act);
+    }
+    return kept;
   }
 
+  /** The forward pass judge() kept, if the weights are still the ones it was computed at. */
+  private takeNextForward(): Activations | null {
+    const next = this.nextForward;
+    this.nextForward = null;
+    if (!next) return null;
+    if (next.dataIds.every((id, k) => this.layers[k].dataId === id)) return next.act;
+    disposeActivations(next.act);
+    return null;
+  }
 
-  /** ∇L of the full objective at the current weights, in float64 from float32. */
-  gradient(): { logLoss: number; grads: Weights } {
+  /**
+   * ∇L of the full objective at the current weights, in float64 from float32; with `of: 'logLoss'`
+   * ∇ log L itself for exp-type losses (finite where ∇L = L·∇ log L underflows).
+   */
+  gradient(of: 'loss' | 'logLoss' = 'loss'): { logLoss: number; grads: Weights } {
     return tf.tidy(() => {
       const act = this.forward(this.X, this.XT);
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
       const G = this.backward(act, this.X, Float32Array.from(grad), this.values());
-      const scale = isLog ? Math.exp(v) : 1;
+      const scale = isLog && of === 'loss' ? Math.exp(v) : 1;
       const grads = this.layers.map((W, k) => {
         const [rows, cols] = W.shape;
         return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => G[k][i * cols + j] * scale));
@@ -309,8 +395,14 @@ export class Trainer {
   }
 
   dispose(): void {
+    if (this.nextForward) disposeActivations(this.nextForward.act);
+    this.nextForward = null;
     tf.dispose([this.X, this.XT, ...this.layers]);
   }
+}
+
+function disposeActivations(act: Activations): void {
+  tf.dispose([act.f, ...(act.firstT ? [act.firstT] : []), ...act.hidden]);
 }
 
 /**
@@ -364,6 +456,8 @@ export interface TrainRecord extends Metrics {
   /** Σ η_t; may exceed float64 (see logFlowTime). */
   flowTime: number;
   logFlowTime: number;
+  /** Steps undone so far (loss-based schedule); they are not counted in `step` or `flowTime`. */
+  undone: number;
   [extra: string]: unknown;
 }
 
@@ -388,6 +482,7 @@ export function train(data: Dataset, init: Weights, opts: TrainOptions, run: Run
       step: trainer.stepCount,
       flowTime: Math.exp(trainer.logFlowTime),
       logFlowTime: trainer.logFlowTime,
+      undone: trainer.undone,
       ...measure(weights, data, opts.model.kind, opts),
     };
     if (!weights.every((W) => W.every((r) => r.every(Number.isFinite)))) {

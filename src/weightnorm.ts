@@ -3,6 +3,7 @@ import type { Dataset } from './data.js';
 import { DivergenceError, InputError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { forward, type ModelSpec, type Weights } from './model.js';
+import type { Schedule } from './schedule.js';
 
 /**
  * Gradient descent on a weight-normalized homogeneous network (docs/THEORY.md C6):
@@ -29,6 +30,11 @@ export interface WeightNormOptions extends LossSpec {
   model: ModelSpec;
   /** The constant step η on (g, v). */
   lr: number;
+  /**
+   * Only 'constant' (the default): C6 compares one-step identities at a fixed η, and the flow and
+   * loss-based schedules (src/schedule.ts) are written for the Trainer's parameters W, not (g, v).
+   */
+  schedule?: Schedule;
   /** Negative control: weight decay λ on v (adds λv to ∇_v L in the step). */
   vWeightDecay?: number;
   /** Negative control: step v along ∇_W L instead of ∇_v L (the projection left out). */
@@ -87,6 +93,7 @@ export class WeightNormTrainer {
 
   constructor(data: Dataset, init: WeightNormParams, readonly opts: WeightNormOptions) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step must be a positive number, got ${opts.lr}`);
+    if (opts.schedule !== undefined && opts.schedule !== 'constant') throw new InputError(`WeightNormTrainer takes constant steps only, not the ${opts.schedule} schedule`);
     if (init.g.length !== init.v.length) throw new InputError(`${init.g.length} scales g for ${init.v.length} layers`);
     if (init.v.some((V) => !(sumSq(V) > 0))) throw new InputError('every v_k must be nonzero (W_k = g_k v_k/‖v_k‖)');
     this.y = Float64Array.from(data.y);

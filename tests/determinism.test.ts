@@ -89,6 +89,21 @@ describe('determinism', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  test('loss-based steps hold one kept forward pass between steps (flat), and dispose frees it', () => {
+    const { data, init, opts } = setup(11, 6, 2, 3);
+    const before = tf.memory().numTensors;
+    // α₀ = 50 is far above what descends: the first steps are undone and retried
+    const trainer = new Trainer(data, init, { ...opts, schedule: 'loss-based', lr: 50, batchSize: undefined });
+    for (let i = 0; i < 50; i++) trainer.step();
+    const held = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) trainer.step();
+    trainer.gradient();
+    expect(trainer.undone).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(held);
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test('a divergent run (huge step) throws DivergenceError naming the step, and leaks no tensors', () => {
     const { data, init, opts } = setup(5);
     const huge: TrainOptions = { ...opts, lr: 1e6, batchSize: undefined };

@@ -214,6 +214,6 @@ describe('stop conditions and their messages', () => {
   });
 });
 
-test('SCHEDULES lists the two members of the Schedule type (the CLI validates --schedule against it)', () => {
-  expect(SCHEDULES).toEqual(['constant', 'flow']);
+test('SCHEDULES lists the three members of the Schedule type (the CLI validates --schedule against it)', () => {
+  expect(SCHEDULES).toEqual(['constant', 'flow', 'loss-based']);
 });

@@ -40,6 +40,17 @@ describe('Trainer guards (InputError naming the problem)', () => {
     expect(() => new Trainer(data, linear, { ...base, schedule: 'flow', loss: 'logistic' }).dispose()).not.toThrow();
   });
 
+  test('the loss-based schedule needs an exponential-type loss and full batches; on a linear model α < 2/max‖x‖²', () => {
+    refuses({ schedule: 'loss-based', loss: 'squared' }, /the loss-based schedule needs an exponential-type loss \(exp or logistic\), not squared/);
+    refuses({ schedule: 'loss-based', batchSize: 2 }, /the loss-based schedule needs full-batch steps/);
+    // max‖x‖² = 1.25 (the point [−1, 0.5]): the bound is 1.6
+    refuses({ schedule: 'loss-based', lr: 1.6 }, /loss-based steps on a linear model need α \(--lr\) below 2\/max‖x‖² = 1\.6 to descend, got 1\.6 \(1\/max‖x‖² = 0\.8 descends fastest\)/);
+    expect(() => new Trainer(data, linear, { ...base, schedule: 'loss-based', lr: 1.599 }).dispose()).not.toThrow();
+    // deeper models adapt α: no bound on α₀
+    const deep = [[[0.1, 0.2], [0.3, -0.1]], [[1, 1]]];
+    expect(() => new Trainer(data, deep, { ...base, model: modelSpec('deep-linear', 2, 2), schedule: 'loss-based', lr: 100 }).dispose()).not.toThrow();
+  });
+
   test('per-layer multipliers need one per layer', () => {
     refuses({ layerLr: [1, 2] }, /layerLr needs 1 multipliers, got 2/);
     expect(() => new Trainer(data, linear, { ...base, layerLr: [2] }).dispose()).not.toThrow();
@@ -66,15 +77,19 @@ describe('scheduleCoefficient', () => {
     expect(scheduleCoefficient(flow({}), 2, 10, -0.5, true)).toBeCloseTo(0.5, 15); // floor
   });
 
-  test('flow, mean reduction: "fitted" is decided on the SUM loss N·L', () => {
-    // mean L = 0.2 on N = 10 points: the sum is 2, not fitted → η₀·min(1, L) = 0.1
-    expect(scheduleCoefficient(flow({ reduction: 'mean' }), 2, 10, Math.log(0.2), true)).toBeCloseTo(0.1, 15);
+  test('flow, mean reduction: "fitted" is decided on the SUM loss N·L, and so is the pre-fit branch', () => {
+    // mean L = 0.2 on N = 10 points: the sum is 2, not fitted, above 1 → η₀/L steps: c = η₀ = 0.5
+    // (before, min(1, L) on the mean loss gave plain GD, c = 0.1, which never reached the fit of a
+    // 178-point set)
+    expect(scheduleCoefficient(flow({ reduction: 'mean' }), 2, 10, Math.log(0.2), true)).toBe(0.5);
     // mean L = 0.05: the sum is 0.5 < 1, fitted → η₀/log(1/0.05)
     expect(scheduleCoefficient(flow({ reduction: 'mean' }), 2, 10, Math.log(0.05), true)).toBeCloseTo(0.5 / Math.log(20), 15);
   });
 
   test('flow, logistic loss: fitted below log 2 (every margin positive), not below 1', () => {
     expect(scheduleCoefficient(flow({ loss: 'logistic' }), 2, 10, Math.log(0.8), true)).toBeCloseTo(0.5 * 0.8, 15);
+    // mean logistic L = 0.08 on 10 points: the sum 0.8 is in (log 2, 1], not fitted: plain GD on the sum
+    expect(scheduleCoefficient(flow({ loss: 'logistic', reduction: 'mean' }), 2, 10, Math.log(0.08), true)).toBeCloseTo(0.5 * 0.8, 15);
     expect(scheduleCoefficient(flow({ loss: 'logistic' }), 2, 10, Math.log(0.6), true)).toBeCloseTo(0.5 / Math.max(1, -Math.log(0.6)), 15);
   });
 });

@@ -43,7 +43,7 @@ export function parseTrainJob(argv: string[]): TrainJob {
   const loss = parseChoice(required(values, 'loss'), 'loss', LOSS_KINDS);
   const reduction = parseChoice(values.reduction ?? 'sum', 'reduction', ['sum', 'mean'] as const);
   const schedule = parseChoice(values.schedule ?? 'constant', 'schedule', SCHEDULES);
-  const lr = parsePositive(required(values, 'lr'), 'lr');
+  const lrGiven = values.lr === undefined && schedule === 'loss-based' ? undefined : parsePositive(required(values, 'lr'), 'lr');
   const steps = parseInteger(required(values, 'steps'), 'steps', 1, MAX_STEPS);
   const seed = values.seed === undefined ? 1 : parseInteger(values.seed, 'seed', 0);
   const initScale = values['init-scale'] === undefined ? 1 : parsePositive(values['init-scale'], 'init-scale');
@@ -56,6 +56,8 @@ export function parseTrainJob(argv: string[]): TrainJob {
   const dataset: Dataset = { X, y };
   for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
   const d = dataset.X[0].length;
+  // loss-based without --lr: α = 1/max‖x‖², half the linear model's descent bound (src/schedule.ts)
+  const lr = lrGiven ?? 1 / dataset.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0);
   const largest = Math.max(...dataset.X.map((x) => Math.max(...x.map(Math.abs))));
   if (largest > MAX_COORDINATE) {
     throw new InputError(`${dataPath}: coordinates up to ${largest.toExponential(1)}; training runs in float32, where products of such values overflow (max 3.4e38): rescale the data below ${MAX_COORDINATE.toExponential(0)}`);
