@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError } from './errors.js';
+import { DivergenceError, InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { fittedThreshold, objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
@@ -128,10 +128,10 @@ export class Trainer {
   private readonly hostCopy: { dataId: object; values: Float32Array }[] = [];
 
   constructor(data: Dataset, init: Weights, readonly opts: TrainOptions) {
-    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     this.n = data.X.length;
     const b = opts.batchSize;
-    if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw new InputError(`batch size must be an integer in 1..${this.n}, got ${b}`);
+    if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw parameterError('batchSize', `must be an integer in 1..${this.n}, got ${b}`);
     if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
     if (opts.schedule === 'flow' && b !== undefined && b < this.n) throw new InputError('the flow schedule needs full-batch steps (it divides by the full loss)');
     if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
@@ -245,10 +245,7 @@ export class Trainer {
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), y, opts, logScale);
       const logL = isLog ? v : Math.log(v);
       if (!Number.isFinite(v)) {
-        throw new DivergenceError(
-          `training produced a non-finite loss (${v}) at step ${this.stepCount + 1}` +
-            (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-        );
+        throw nonFiniteLoss({ loss: v, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
       }
       this.lastFiniteLogLoss = logL;
       const c = this.coefficient(logL, isLog);
@@ -373,11 +370,16 @@ export interface RunOptions {
   record?: Iterable<number>;
   /** Adds fields to a record (e.g. the angle to the SVM). */
   annotate?: (weights: Weights, record: TrainRecord) => void;
+  /** Called after every step with the number of steps done (e.g. a progress bar). */
+  onStep?: (step: number) => void;
 }
+
+/** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
+export const MAX_STEPS = 100_000_000;
 
 /** Trains from `init` for `steps` steps and returns the records and the final weights. */
 export function train(data: Dataset, init: Weights, opts: TrainOptions, run: RunOptions): { records: TrainRecord[]; weights: Weights } {
-  if (!Number.isInteger(run.steps) || run.steps < 1) throw new InputError(`--steps must be a positive integer, got ${run.steps}`);
+  if (!Number.isInteger(run.steps) || run.steps < 1 || run.steps > MAX_STEPS) throw parameterError('steps', `must be an integer in 1..${MAX_STEPS}, got ${run.steps}`);
   const wanted = new Set(run.record ?? []);
   wanted.add(run.steps);
   const trainer = new Trainer(data, init, opts);
@@ -400,6 +402,7 @@ export function train(data: Dataset, init: Weights, opts: TrainOptions, run: Run
     if (wanted.has(0)) records.push(snapshot());
     while (trainer.stepCount < run.steps) {
       trainer.step();
+      run.onStep?.(trainer.stepCount);
       if (wanted.has(trainer.stepCount)) records.push(snapshot());
     }
     return { records, weights: trainer.weights() };
@@ -408,7 +411,7 @@ export function train(data: Dataset, init: Weights, opts: TrainOptions, run: Run
       const last = records.at(-1);
       const tail = last
         ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-        : '; no finite record before it (record earlier steps with --record to see them)';
+        : '; no finite record before it (record earlier steps to see them)';
       throw new DivergenceError(e.message + tail);
     }
     throw e;
