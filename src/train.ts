@@ -4,7 +4,7 @@ import { DivergenceError, InputError, nonFiniteLoss, parameterError } from './er
 import { fittedThreshold, objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
-import { stream, type Rng } from './rng.js';
+import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
@@ -345,15 +345,6 @@ function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false):
     transposeA: false, transposeB: tB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
   }) as tf.Tensor3D;
   return tf.reshape(out, [m, n]);
-}
-
-function sampleWithoutReplacement(rng: Rng, n: number, k: number): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < k; i++) {
-    const j = i + rng.int(n - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx.slice(0, k);
 }
 
 export interface TrainRecord extends Metrics {
