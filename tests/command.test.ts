@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { COMMAND_HELP, HELP } from '../src/cli/usage.js';
 import { inMutationRun } from './harness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +44,10 @@ describe.skipIf(inMutationRun)('the theory3 command', () => {
     }
     expect(help.stdout).toMatch(/^usage: theory3 <command> \[options\]\n/);
     for (const c of ['train', 'svm', 'replay', 'verify']) expect(help.stdout).toMatch(new RegExp(`\\n  ${c} `));
+    expect(help.stdout).toBe(`${HELP}\n`);
     expect(h.stdout).toBe(help.stdout);
+    expect(Object.keys(COMMAND_HELP)).toEqual(['train', 'svm', 'replay', 'verify']);
+    [train, svm, replay, verify].forEach((r, i) => expect(r.stdout).toBe(`${Object.values(COMMAND_HELP)[i]}\n`));
     expect(version.stdout).toBe(`${pkg.version}\n`);
     expect(train.stdout).toMatch(/^usage: theory3 train --data FILE/);
     for (const flag of ['--data', '--model', '--depth', '--width', '--loss', '--reduction', '--schedule', '--lr', '--steps', '--init', '--init-scale', '--seed', '--record', '--batch-size', '--backend', '--out']) {
