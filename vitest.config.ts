@@ -8,8 +8,34 @@ import { defineConfig } from 'vitest/config';
  * coverage sees the test workers only.
  */
 const COVERAGE_THRESHOLDS = {
-  lines: 0,
-  branches: 0,
+  // all of src/ (today 86.1% of lines, 77.2% of branches)
+  lines: 80,
+  branches: 72,
+  // each file reached in-process, at its figure of 2026-12-03 rounded down
+  'src/backend.ts': { lines: 85, branches: 71 },
+  'src/checks.ts': { lines: 85, branches: 57 },
+  'src/counterexamples.ts': { lines: 88, branches: 88 },
+  'src/data.ts': { lines: 98, branches: 84 },
+  'src/ensemble.ts': { lines: 100, branches: 94 },
+  'src/errors.ts': { lines: 100, branches: 100 },
+  'src/generalization.ts': { lines: 100, branches: 100 },
+  'src/loss.ts': { lines: 100, branches: 100 },
+  'src/measure.ts': { lines: 100, branches: 100 },
+  'src/model.ts': { lines: 100, branches: 100 },
+  'src/profile.ts': { lines: 100, branches: 100 },
+  'src/rng.ts': { lines: 100, branches: 100 },
+  'src/stats.ts': { lines: 100, branches: 100 },
+  'src/svm.ts': { lines: 100, branches: 100 },
+  'src/train.ts': { lines: 100, branches: 96 },
+  'src/weightnorm.ts': { lines: 100, branches: 89 },
+  'src/cli/args.ts': { lines: 100, branches: 90 },
+  'src/cli/flags.ts': { lines: 100, branches: 100 },
+  'src/cli/output.ts': { lines: 88, branches: 90 },
+  'src/cli/progress.ts': { lines: 100, branches: 100 },
+  'src/cli/replay.ts': { lines: 28, branches: 20 },
+  'src/cli/svm.ts': { lines: 84, branches: 80 },
+  'src/cli/train.ts': { lines: 100, branches: 93 },
+  'src/cli/usage.ts': { lines: 100, branches: 100 },
 };
 
 export default defineConfig({
