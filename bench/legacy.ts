@@ -148,7 +148,7 @@ export class LegacyTrainer {
       });
       this.stepCount++;
       this.logFlowTime = logAddExp(this.logFlowTime, Math.log(stepSize));
-      return { logLoss: logL, stepSize };
+      return { logLoss: logL, stepSize, undone: 0, coefficient: c };
     });
   }
 

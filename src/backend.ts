@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { InputError } from './errors.js';
+import { parameterError } from './errors.js';
 
 export type BackendName = 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
@@ -10,7 +10,7 @@ export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
  * setBackend returns false and tfjs would silently keep computing on cpu.
  */
 export async function useBackend(name: BackendName = 'wasm'): Promise<void> {
-  if (!BACKENDS.includes(name)) throw new InputError(`--backend must be wasm or cpu, got ${name}`);
+  if (!BACKENDS.includes(name)) throw parameterError('backend', `must be wasm or cpu, got ${name}`);
   tf.enableProdMode(); // silences the Node banner and skips debug checks
   const ok = await tf.setBackend(name);
   await tf.ready();

@@ -1,14 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { DivergenceError, InputError } from './errors.js';
+import { userMessage } from './cli/flags.js';
+import { COMMAND_HELP, HELP } from './cli/usage.js';
 
-const USAGE = `usage:
-  theory3 train --data FILE [data options] --model linear|deep-linear|relu [--depth K] [--width H]
-      --loss exp|logistic|squared [--reduction sum|mean] [--schedule constant|flow] --lr ETA --steps T
-      [--init zero|gaussian|FILE] [--init-scale S] [--seed S] [--record 1,10,100,...] [--batch-size B]
-      [--backend wasm|cpu] [--out FILE]
-  theory3 svm --data FILE [data options] [--out FILE]
-    data options (IDX, CSV, .npy): [--classes A,B] [--n K per class] [--labels FILE] [--label-column NAME]
-  theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
-  theory3 verify [--report DIR] [vitest filters…]`;
+/** --help or -h among a command's arguments (before a `--` that ends the options). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /**
  * The command line: one subcommand per job; user mistakes print one line and exit non-zero.
@@ -16,6 +19,10 @@ const USAGE = `usage:
  */
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== undefined && command in COMMAND_HELP && asksForHelp(rest)) {
+    process.stdout.write(COMMAND_HELP[command] + '\n');
+    return;
+  }
   switch (command) {
     case 'train': {
       const [{ runTrain }, { svmAnnotator }, { emit, toJson }] = await Promise.all([import('./cli/train.js'), import('./cli/svm.js'), import('./cli/output.js')]);
@@ -35,20 +42,28 @@ async function main(argv: string[]): Promise<void> {
     case 'verify':
       await (await import('./cli/verify.js')).runVerify(rest);
       return;
-    case undefined:
     case '-h':
     case '--help':
-      process.stderr.write(USAGE + '\n');
-      if (command === undefined) process.exitCode = 2;
+      process.stdout.write(HELP + '\n');
+      return;
+    case '-V':
+    case '--version':
+      process.stdout.write(version() + '\n');
+      return;
+    case undefined:
+      // No command is a mistake: the help goes to stderr, and the exit status says so.
+      process.stderr.write(HELP + '\n');
+      process.exitCode = 2;
       return;
     default:
-      throw new InputError(`unknown command "${command}" (expected train, svm, replay or verify)`);
+      throw new InputError(`unknown command "${command}" (expected train, svm, replay or verify; see theory3 --help)`);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   const known = e instanceof InputError || e instanceof DivergenceError;
-  process.stderr.write(`theory3: ${known ? '' : 'internal error: '}${(e as Error)?.message ?? String(e)}\n`);
+  const message = e instanceof Error ? userMessage(e) : String(e);
+  process.stderr.write(`theory3: ${known ? '' : 'internal error: '}${message}\n`);
   if (!known && process.env.THEORY3_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
   process.exitCode = known ? 1 : 3;
 });

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { dot } from './measure.js';
-import type { Rng } from './rng.js';
+import { sampleWithoutReplacement, type Rng } from './rng.js';
 
 /** A binary classification set: rows of X are points, y_n ∈ {−1, +1}. */
 export interface Dataset {
@@ -85,13 +85,9 @@ export function reluTeacherData(rng: Rng, n: number, d: number, width: number, g
  */
 export function withLabelNoise(data: Dataset, rng: Rng, count: number): Dataset {
   const n = data.X.length;
+  if (!Number.isInteger(count) || count < 0) throw new InputError(`label noise needs a whole number of points, got ${count}`);
   if (count > n) throw new InputError(`label noise on ${count} points needs at least that many, have ${n}`);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let k = 0; k < count; k++) {
-    const j = k + rng.int(n - k);
-    [order[k], order[j]] = [order[j], order[k]];
-  }
-  const noisy = order.slice(0, count);
+  const noisy = sampleWithoutReplacement(rng, n, count);
   return { X: [...data.X, ...noisy.map((i) => [...data.X[i]])], y: [...data.y, ...noisy.map((i) => -data.y[i])] };
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError } from './errors.js';
+import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs } from './loss.js';
 import { layerShapes, type Weights } from './model.js';
 import { scheduleCoefficient } from './schedule.js';
@@ -44,6 +44,8 @@ export class EnsembleTrainer {
   stepCount = 0;
   /** log Σ η_t of every replicate. */
   readonly logFlowTime: Float64Array;
+  /** log L of every replicate before the last step, for divergence reports. */
+  private readonly lastLogLoss: Float64Array;
   /** X [N, d] and Xᵀ [d, N] when shared, else X [R, N, d] and Xᵀ [R, d, N]. */
   private readonly X: tf.Tensor;
   private readonly XT: tf.Tensor;
@@ -59,7 +61,7 @@ export class EnsembleTrainer {
   constructor(data: Dataset | Dataset[], inits: Weights[], readonly opts: TrainOptions) {
     const R = inits.length;
     if (!Number.isInteger(R) || R < 1) throw new InputError('an ensemble needs at least one replicate (one init)');
-    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     this.shared = !Array.isArray(data);
     const sets = Array.isArray(data) ? data : [data];
     if (!this.shared && sets.length !== R) throw new InputError(`${R} inits need ${R} data sets (or one shared), got ${sets.length}`);
@@ -86,6 +88,7 @@ export class EnsembleTrainer {
     this.K = this.shapes.length;
     this.relu = opts.model.kind === 'relu';
     this.logFlowTime = new Float64Array(R).fill(-Infinity);
+    this.lastLogLoss = new Float64Array(R).fill(NaN);
     const ys = sets.map((s) => Float64Array.from(s.y));
     this.y = this.shared ? new Array(R).fill(ys[0]) : ys;
     this.values = this.shapes.map(([o, i], k) => {
@@ -130,12 +133,12 @@ export class EnsembleTrainer {
       const f = Z.dataSync();
       // host: each replicate's loss, coefficient and δ, as the Trainer does it
       const delta = new Float32Array(R * N);
-      const bad: string[] = [];
+      let bad: { loss: number; replicate: number } | undefined;
       const logC = new Float64Array(R);
       for (let r = 0; r < R; r++) {
         const { value: v, isLog, grad } = objectiveOfOutputs(f.subarray(r * N, (r + 1) * N), this.y[r], this.opts);
         const logL = isLog ? v : Math.log(v);
-        if (!Number.isFinite(v)) bad.push(`replicate ${r}: ${v}`);
+        if (!Number.isFinite(v)) bad ??= { loss: v, replicate: r };
         const c = scheduleCoefficient(this.opts, this.K, this.n, logL, isLog);
         for (let i = 0; i < N; i++) {
           const dv = -c * grad[i];
@@ -144,7 +147,8 @@ export class EnsembleTrainer {
         logC[r] = isLog ? Math.log(c) - logL : Math.log(c);
         info.push({ logLoss: logL, stepSize: isLog ? Math.exp(logC[r]) : c, undone: 0, coefficient: c });
       }
-      if (bad.length) throw new DivergenceError(`training produced a non-finite loss at step ${this.stepCount + 1} (${bad.join(', ')})`);
+      if (bad) throw nonFiniteLoss({ ...bad, step: this.stepCount + 1, logLossBefore: this.lastLogLoss[bad.replicate] });
+      info.forEach((s, r) => (this.lastLogLoss[r] = s.logLoss));
       const delta3 = tf.tensor3d(delta, [R, 1, N]);
       const G = K === 2 ? this.backward2(A[0], delta3) : this.backward(A, delta3);
       // W ← W − c·g in float64, rounded once to float32

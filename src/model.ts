@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from './errors.js';
+import { InputError, parameterError } from './errors.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -21,11 +21,18 @@ export type Weights = number[][][];
 
 export const MODEL_KINDS: readonly ModelKind[] = ['linear', 'deep-linear', 'relu'];
 
+/**
+ * Bounds on depth and width far beyond any claim's networks: past them a typo (a width of 1e9)
+ * would exhaust memory or hang rather than fail.
+ */
+export const MAX_DEPTH = 64;
+export const MAX_WIDTH = 100_000;
+
 /** Fills in and checks depth and width; `linear` is always one layer [1][d]. */
 export function modelSpec(kind: ModelKind, depth = 2, width = 16): ModelSpec {
   if (kind === 'linear') return { kind, depth: 1, width: 1 };
-  if (!Number.isInteger(depth) || depth < 2) throw new InputError(`--depth must be an integer ≥ 2 for ${kind}, got ${depth}`);
-  if (!Number.isInteger(width) || width < 1) throw new InputError(`--width must be a positive integer, got ${width}`);
+  if (!Number.isInteger(depth) || depth < 2 || depth > MAX_DEPTH) throw parameterError('depth', `must be an integer in 2..${MAX_DEPTH} for ${kind}, got ${depth}`);
+  if (!Number.isInteger(width) || width < 1 || width > MAX_WIDTH) throw parameterError('width', `must be an integer in 1..${MAX_WIDTH}, got ${width}`);
   return { kind, depth, width };
 }
 
@@ -50,10 +57,10 @@ export type InitKind = 'zero' | 'gaussian';
  */
 export function initWeights(spec: ModelSpec, d: number, init: InitKind, scale: number, rng: Rng): Weights {
   if (init === 'zero') {
-    if (spec.kind !== 'linear') throw new InputError(`--init zero is only for --model linear: ${spec.kind} would stay at the zero saddle`);
+    if (spec.kind !== 'linear') throw parameterError('init', `zero is only for the linear model: ${spec.kind} would stay at the zero saddle`);
     return [[new Array(d).fill(0)]];
   }
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new InputError(`--init-scale must be a positive number, got ${scale}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw parameterError('scale', `must be a positive number, got ${scale}`);
   return layerShapes(spec, d).map(([out, inp]) =>
     Array.from({ length: out }, () => Array.from({ length: inp }, () => (scale * rng.gaussian()) / Math.sqrt(inp))),
   );

@@ -1,4 +1,5 @@
 import { InputError } from './errors.js';
+
 /**
  * Test profiles, chosen by environment variables:
  *   THEORY3_PROFILE  ci (default; fixed seed, run counts sized to the 60 s budget) | explore
@@ -22,23 +23,28 @@ export interface Profile {
 
 const CI_SEED = 20_190_314;
 
-function intFromEnv(env: NodeJS.ProcessEnv, key: string): number | null {
+/**
+ * An integer from the environment, or null when unset. A bad value is the user's mistake: one
+ * line naming the variable and what it accepts.
+ */
+function intFromEnv(env: NodeJS.ProcessEnv, key: string, min: number, unit = ''): number | null {
   const raw = env[key];
   if (raw === undefined || raw === '') return null;
-  const v = Number(raw);
-  if (!Number.isSafeInteger(v)) throw new InputError(`${key} must be an integer, got ${raw}`);
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) {
+    const accepts = min === Number.MIN_SAFE_INTEGER ? 'an integer' : `an integer ≥ ${min}${unit}`;
+    throw new InputError(`${key} must be ${accepts}, got "${raw}"`);
+  }
   return v;
 }
 
 export function resolveProfile(env: NodeJS.ProcessEnv): Profile {
   const name = env.THEORY3_PROFILE ?? 'ci';
-  if (name !== 'ci' && name !== 'explore') throw new InputError(`THEORY3_PROFILE must be ci or explore, got ${name}`);
+  if (name !== 'ci' && name !== 'explore') throw new InputError(`THEORY3_PROFILE must be ci or explore, got "${name}"`);
   const backend = env.THEORY3_BACKEND ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'cpu') throw new InputError(`THEORY3_BACKEND must be wasm or cpu, got ${backend}`);
-  const seed = intFromEnv(env, 'THEORY3_SEED') ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
-  const runs = intFromEnv(env, 'THEORY3_RUNS');
-  if (runs !== null && runs < 1) throw new InputError(`THEORY3_RUNS must be ≥ 1, got ${runs}`);
-  const budget = intFromEnv(env, 'THEORY3_TIME_BUDGET') ?? 60;
-  if (budget < 1) throw new InputError(`THEORY3_TIME_BUDGET must be ≥ 1 second, got ${budget}`);
+  if (backend !== 'wasm' && backend !== 'cpu') throw new InputError(`THEORY3_BACKEND must be wasm or cpu, got "${backend}"`);
+  const seed = intFromEnv(env, 'THEORY3_SEED', Number.MIN_SAFE_INTEGER) ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
+  const runs = intFromEnv(env, 'THEORY3_RUNS', 1);
+  const budget = intFromEnv(env, 'THEORY3_TIME_BUDGET', 1, ' (seconds)') ?? 60;
   return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend, timeBudgetMs: name === 'explore' ? budget * 1000 : null };
 }

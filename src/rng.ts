@@ -12,6 +12,19 @@ export interface Rng {
 }
 
 /**
+ * k distinct indices of 0..n−1, every k-subset equally likely (the first k steps of a Fisher–Yates
+ * shuffle), in the order drawn: SGD's batches and the points label noise flips.
+ */
+export function sampleWithoutReplacement(rng: Rng, n: number, k: number): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(n - i);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, k);
+}
+
+/**
  * One root seed, named streams: changing how many numbers one stream draws (say, a bigger data
  * set) never changes another stream (say, the initial weights).
  */

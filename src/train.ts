@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError } from './errors.js';
+import { DivergenceError, InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
-import { stream, type Rng } from './rng.js';
+import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
 
 /**
@@ -136,10 +136,10 @@ export class Trainer {
   private readonly hostCopy: { dataId: object; values: Float32Array }[] = [];
 
   constructor(data: Dataset, init: Weights, readonly opts: TrainOptions) {
-    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     this.n = data.X.length;
     const b = opts.batchSize;
-    if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw new InputError(`batch size must be an integer in 1..${this.n}, got ${b}`);
+    if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > this.n)) throw parameterError('batchSize', `must be an integer in 1..${this.n}, got ${b}`);
     this.schedule = makeSchedule(opts, {
       K: init.length, n: this.n, linear: opts.model.kind === 'linear', minibatch: b !== undefined && b < this.n,
       // a loop, not Math.max(...rows): spreading throws past ~10⁵ arguments
@@ -275,10 +275,7 @@ export class Trainer {
     const { value: v, isLog, grad } = objectiveOfOutputs(f, y, opts, logScale);
     const logL = isLog ? v : Math.log(v);
     if (!Number.isFinite(v)) {
-      throw new DivergenceError(
-        `training produced a non-finite loss (${v}) at step ${this.stepCount + 1}` +
-          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-      );
+      throw nonFiniteLoss({ loss: v, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     // (Other schedules overflow into a non-finite loss, which stops them above.)
     let largest = 0;
@@ -442,15 +439,6 @@ function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false):
   return tf.reshape(out, [m, n]);
 }
 
-function sampleWithoutReplacement(rng: Rng, n: number, k: number): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < k; i++) {
-    const j = i + rng.int(n - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return idx.slice(0, k);
-}
-
 export interface TrainRecord extends Metrics {
   step: number;
   /** Σ η_t; may exceed float64 (see logFlowTime). */
@@ -467,11 +455,16 @@ export interface RunOptions {
   record?: Iterable<number>;
   /** Adds fields to a record (e.g. the angle to the SVM). */
   annotate?: (weights: Weights, record: TrainRecord) => void;
+  /** Called after every step with the number of steps done (e.g. a progress bar). */
+  onStep?: (step: number) => void;
 }
+
+/** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
+export const MAX_STEPS = 100_000_000;
 
 /** Trains from `init` for `steps` steps and returns the records and the final weights. */
 export function train(data: Dataset, init: Weights, opts: TrainOptions, run: RunOptions): { records: TrainRecord[]; weights: Weights } {
-  if (!Number.isInteger(run.steps) || run.steps < 1) throw new InputError(`--steps must be a positive integer, got ${run.steps}`);
+  if (!Number.isInteger(run.steps) || run.steps < 1 || run.steps > MAX_STEPS) throw parameterError('steps', `must be an integer in 1..${MAX_STEPS}, got ${run.steps}`);
   const wanted = new Set(run.record ?? []);
   wanted.add(run.steps);
   const trainer = new Trainer(data, init, opts);
@@ -495,6 +488,7 @@ export function train(data: Dataset, init: Weights, opts: TrainOptions, run: Run
     if (wanted.has(0)) records.push(snapshot());
     while (trainer.stepCount < run.steps) {
       trainer.step();
+      run.onStep?.(trainer.stepCount);
       if (wanted.has(trainer.stepCount)) records.push(snapshot());
     }
     return { records, weights: trainer.weights() };
@@ -503,7 +497,7 @@ export function train(data: Dataset, init: Weights, opts: TrainOptions, run: Run
       const last = records.at(-1);
       const tail = last
         ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-        : '; no finite record before it (record earlier steps with --record to see them)';
+        : '; no finite record before it (record earlier steps to see them)';
       throw new DivergenceError(e.message + tail);
     }
     throw e;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError } from './errors.js';
+import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { forward, type ModelSpec, type Weights } from './model.js';
 import type { Schedule } from './schedule.js';
@@ -87,12 +87,14 @@ export class WeightNormTrainer {
   readonly gs: tf.Variable<tf.Rank.R0>[];
   readonly vs: tf.Variable<tf.Rank.R2>[];
   stepCount = 0;
+  /** log L before the last step, for divergence reports. */
+  private lastLogLoss = NaN;
   private readonly X: tf.Tensor2D;
   /** Labels stay on the host, where the loss is evaluated. */
   private readonly y: Float64Array;
 
   constructor(data: Dataset, init: WeightNormParams, readonly opts: WeightNormOptions) {
-    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step must be a positive number, got ${opts.lr}`);
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     if (opts.schedule !== undefined && opts.schedule !== 'constant') throw new InputError(`WeightNormTrainer takes constant steps only, not the ${opts.schedule} schedule`);
     if (init.g.length !== init.v.length) throw new InputError(`${init.g.length} scales g for ${init.v.length} layers`);
     if (init.v.some((V) => !(sumSq(V) > 0))) throw new InputError('every v_k must be nonzero (W_k = g_k v_k/‖v_k‖)');
@@ -130,7 +132,7 @@ export class WeightNormTrainer {
     const o = { value: NaN, isLog: true };
     const f = (...p: tf.Tensor[]) => this.objectiveOf(this.layers(p.slice(0, K), p.slice(K)), o);
     const { grads } = tf.valueAndGrads(f)([...this.gs, ...this.vs]);
-    if (!Number.isFinite(o.value)) throw new DivergenceError(`weight-normalized training produced a non-finite loss (${o.value}) at step ${this.stepCount + 1}`);
+    if (!Number.isFinite(o.value)) throw nonFiniteLoss({ loss: o.value, step: this.stepCount + 1, logLossBefore: this.lastLogLoss });
     const logLoss = o.isLog ? o.value : Math.log(o.value);
     const scale = o.isLog ? Math.exp(o.value) : 1; // ∇L = L·∇log L
     const gradG = grads.slice(0, K).map((t) => t.dataSync()[0] * scale);
@@ -176,6 +178,7 @@ export class WeightNormTrainer {
         V.assign(tf.tensor2d(next, V.shape));
       });
       this.stepCount++;
+      this.lastLogLoss = e.logLoss;
       return { logLoss: e.logLoss, gradG: e.gradG, gradV: e.gradV, gradVNormSq: e.gradVNormSq, lr };
     });
   }

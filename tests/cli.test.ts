@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrainJob, runTrain } from '../src/cli/train.js';
+import { userMessage } from '../src/cli/flags.js';
 import { toJson } from '../src/cli/output.js';
 import { DivergenceError, InputError } from '../src/errors.js';
 import { fixturePath, inMutationRun } from './harness.js';
@@ -111,7 +112,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Expects parseTrainJob (or runTrain) to refuse argv with a one-line InputError matching pattern. */
+/**
+ * Expects parseTrainJob to refuse argv with a one-line InputError whose message, as the command
+ * line prints it (core parameter names renamed to flags), matches pattern.
+ */
 function refuses(argv: string[], pattern: RegExp) {
   let error: unknown;
   try {
@@ -119,8 +123,19 @@ function refuses(argv: string[], pattern: RegExp) {
   } catch (e) {
     error = e;
   }
+  expectUserError(error, argv, pattern);
+}
+
+/** The same for errors that the core raises once training starts (lr, steps, batch size). */
+async function refusesToRun(argv: string[], pattern: RegExp) {
+  expect(() => parseTrainJob(argv), 'parsing leaves this check to the core').not.toThrow();
+  const error = await runTrain(argv).then(() => undefined, (e: unknown) => e);
+  expectUserError(error, argv, pattern);
+}
+
+function expectUserError(error: unknown, argv: string[], pattern: RegExp) {
   expect(error, `accepted: ${argv.join(' ')}`).toBeInstanceOf(InputError);
-  const msg = (error as Error).message;
+  const msg = userMessage(error as Error);
   expect(msg).toMatch(pattern);
   expect(msg, 'the command line prints the message as one line').not.toContain('\n');
 }
@@ -154,10 +169,10 @@ describe('cli: bad input, in-process (InputError naming the problem)', () => {
     refuses(args(file('w-nan.json', '{"weights": [[[1e999, 2]]]}')), /layer 0 entry \[0\]\[0\] is not a finite number/);
     refuses(args(file('w-bare.json', '[[[1, 2]]]')), /expected a JSON object with "weights"/);
     refuses(args(join(dir, 'no-init.json')), /cannot read init file/);
-    refuses(args('zero', 'relu'), /--init zero is only for --model linear/);
+    refuses(args('zero', 'relu'), /^--init zero is only for the linear model: relu would stay at the zero saddle$/);
   });
 
-  test('options: --lr 0 and negative, --steps 0 / abc / 1.5, unknown option, unknown --model, missing --data', () => {
+  test('options: --lr 0 and negative, --steps 0 / abc / 1.5, unknown option, unknown --model, missing --data', async () => {
     const withOpt = (name: string, value: string) => {
       const a = [...base(fixture)];
       const i = a.indexOf(name);
@@ -165,25 +180,28 @@ describe('cli: bad input, in-process (InputError naming the problem)', () => {
       else a.push(name, value);
       return a;
     };
-    refuses(withOpt('--lr', '0'), /--lr must be positive, got 0/);
-    refuses([...base(fixture).filter((_, i, a) => a[i] !== '--lr' && a[i - 1] !== '--lr'), '--lr=-1'], /--lr must be positive, got -1/);
+    await refusesToRun(withOpt('--lr', '0'), /^--lr must be a positive number, got 0$/);
+    await refusesToRun([...base(fixture).filter((_, i, a) => a[i] !== '--lr' && a[i - 1] !== '--lr'), '--lr=-1'], /^--lr must be a positive number, got -1$/);
     refuses(withOpt('--lr', 'Infinity'), /--lr must be a finite number, got "Infinity"/);
-    refuses(withOpt('--steps', '0'), /--steps must be an integer in 1\.\.\d+, got 0/);
+    await refusesToRun(withOpt('--steps', '0'), /^--steps must be an integer in 1\.\.100000000, got 0$/);
+    await refusesToRun(withOpt('--steps', '1e12'), /^--steps must be an integer in 1\.\.100000000, got 1000000000000$/);
     refuses(withOpt('--steps', 'abc'), /--steps must be a finite number, got "abc"/);
-    refuses(withOpt('--steps', '1.5'), /--steps must be an integer/);
+    await refusesToRun(withOpt('--steps', '1.5'), /^--steps must be an integer in 1\.\.100000000, got 1\.5$/);
     refuses(withOpt('--steps', ''), /--steps is required/);
     refuses(withOpt('--bogus', '1'), /Unknown option '--bogus'/);
     refuses(withOpt('--model', 'cnn'), /--model must be one of linear\|deep-linear\|relu, got "cnn"/);
     refuses(withOpt('--loss', 'hinge'), /--loss must be one of exp\|logistic\|squared, got "hinge"/);
-    refuses(withOpt('--batch-size', '99'), /--batch-size 99 exceeds the 16 points/);
-    refuses(withOpt('--depth', '1').map((v) => (v === 'linear' ? 'relu' : v)), /--depth must be an integer in 2\.\.64, got 1/);
+    await refusesToRun(withOpt('--batch-size', '99'), /^--batch-size must be an integer in 1\.\.16, got 99$/);
+    refuses(withOpt('--depth', '1').map((v) => (v === 'linear' ? 'relu' : v)), /^--depth must be an integer in 2\.\.64 for relu, got 1$/);
+    refuses(withOpt('--width', '0').map((v) => (v === 'linear' ? 'relu' : v)), /^--width must be an integer in 1\.\.100000, got 0$/);
+    refuses(withOpt('--init-scale', '0').map((v) => (v === 'linear' ? 'relu' : v)), /^--init-scale must be a positive number, got 0$/);
     refuses(base(fixture).slice(2), /--data is required/);
     refuses([...base(fixture), 'extra'], /unexpected argument "extra"/);
   });
 
-  test('--lr -1 (a value that looks like an option) is refused in one line naming --lr', () => {
-    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '-1', '--steps', '5'], /--lr must be positive, got -1/);
-    refuses(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '0.1', '--steps', '-3'], /--steps must be an integer in 1\.\.\d+, got -3/);
+  test('--lr -1 (a value that looks like an option) is refused in one line naming --lr', async () => {
+    await refusesToRun(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '-1', '--steps', '5'], /^--lr must be a positive number, got -1$/);
+    await refusesToRun(['--data', fixture, '--model', 'linear', '--loss', 'exp', '--lr', '0.1', '--steps', '-3'], /^--steps must be an integer in 1\.\.\d+, got -3$/);
   });
 
   test('coordinates too large for float32 training are refused with advice to rescale', () => {

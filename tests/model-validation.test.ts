@@ -6,7 +6,7 @@
  */
 import { describe, test, expect } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { checkWeights, initWeights, layerShapes, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../src/model.js';
+import { checkWeights, initWeights, layerShapes, MAX_DEPTH, MAX_WIDTH, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { thrown } from './harness.js';
 
@@ -41,26 +41,33 @@ describe('modelSpec', () => {
     expect(modelSpec('linear', 1, 0)).toEqual({ kind: 'linear', depth: 1, width: 1 });
   });
 
-  test('depth: 2 is the smallest accepted; 1, 0, 2.5 and NaN are rejected with the option named', () => {
+  test('depth: 2..64 accepted; 1, 0, 65, 2.5 and NaN are rejected with the parameter named', () => {
     // K = 2 is the shallowest multi-layer network, so it is the boundary that must pass
     expect(modelSpec('deep-linear', 2, 3)).toEqual({ kind: 'deep-linear', depth: 2, width: 3 });
     expect(modelSpec('relu', 3, 1)).toEqual({ kind: 'relu', depth: 3, width: 1 });
+    expect(modelSpec('relu', MAX_DEPTH, 1).depth).toBe(64); // the largest accepted
     // an integer below 2 (fails only the `depth < 2` half of the test)
-    expect(inputError(() => modelSpec('relu', 1, 4)).message).toBe('--depth must be an integer ≥ 2 for relu, got 1');
-    expect(inputError(() => modelSpec('deep-linear', 0, 4)).message).toBe('--depth must be an integer ≥ 2 for deep-linear, got 0');
+    expect(inputError(() => modelSpec('relu', 1, 4)).message).toBe('depth must be an integer in 2..64 for relu, got 1');
+    expect(inputError(() => modelSpec('deep-linear', 0, 4)).message).toBe('depth must be an integer in 2..64 for deep-linear, got 0');
+    // an integer above the bound (fails only the `depth > MAX_DEPTH` part)
+    expect(inputError(() => modelSpec('relu', 65, 4)).message).toBe('depth must be an integer in 2..64 for relu, got 65');
+    expect(inputError(() => modelSpec('relu', 1, 4)).parameter).toBe('depth');
     // a non-integer above 2 (fails only the `isInteger` half)
-    expect(inputError(() => modelSpec('relu', 2.5, 4)).message).toBe('--depth must be an integer ≥ 2 for relu, got 2.5');
-    expect(inputError(() => modelSpec('relu', NaN, 4)).message).toBe('--depth must be an integer ≥ 2 for relu, got NaN');
+    expect(inputError(() => modelSpec('relu', 2.5, 4)).message).toBe('depth must be an integer in 2..64 for relu, got 2.5');
+    expect(inputError(() => modelSpec('relu', NaN, 4)).message).toBe('depth must be an integer in 2..64 for relu, got NaN');
   });
 
-  test('width: 1 is the smallest accepted; 0, -3 and 1.5 are rejected', () => {
+  test('width: 1..100000 accepted; 0, -3, 100001 and 1.5 are rejected', () => {
     // one hidden unit is still a valid (if narrow) network
     expect(modelSpec('relu', 2, 1)).toEqual({ kind: 'relu', depth: 2, width: 1 });
+    expect(modelSpec('relu', 2, MAX_WIDTH).width).toBe(100_000); // the largest accepted
+    expect(inputError(() => modelSpec('relu', 2, 100_001)).message).toBe('width must be an integer in 1..100000, got 100001');
+    expect(inputError(() => modelSpec('relu', 2, 0)).parameter).toBe('width');
     // an integer below 1 (fails only the `width < 1` half)
-    expect(inputError(() => modelSpec('relu', 2, 0)).message).toBe('--width must be a positive integer, got 0');
-    expect(inputError(() => modelSpec('deep-linear', 3, -3)).message).toBe('--width must be a positive integer, got -3');
+    expect(inputError(() => modelSpec('relu', 2, 0)).message).toBe('width must be an integer in 1..100000, got 0');
+    expect(inputError(() => modelSpec('deep-linear', 3, -3)).message).toBe('width must be an integer in 1..100000, got -3');
     // a non-integer above 1 (fails only the `isInteger` half)
-    expect(inputError(() => modelSpec('relu', 2, 1.5)).message).toBe('--width must be a positive integer, got 1.5');
+    expect(inputError(() => modelSpec('relu', 2, 1.5)).message).toBe('width must be an integer in 1..100000, got 1.5');
   });
 });
 
@@ -85,7 +92,7 @@ describe('initWeights', () => {
     // Soudry et al.'s setting: w(0) = 0, one [1, d] layer
     expect(initWeights(modelSpec('linear'), 3, 'zero', 1, stream(1, 'init'))).toEqual([[[0, 0, 0]]]);
     expect(inputError(() => initWeights(modelSpec('relu', 2, 3), 3, 'zero', 1, stream(1, 'init'))).message).toBe(
-      '--init zero is only for --model linear: relu would stay at the zero saddle',
+      'init zero is only for the linear model: relu would stay at the zero saddle',
     );
   });
 
@@ -109,7 +116,7 @@ describe('initWeights', () => {
     // 0 would give all-zero weights (the saddle); negative/non-finite scales are meaningless
     for (const [scale, shown] of [[0, '0'], [-1, '-1'], [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity']] as const) {
       expect(inputError(() => initWeights(spec, 2, 'gaussian', scale, stream(2, 'init'))).message).toBe(
-        `--init-scale must be a positive number, got ${shown}`,
+        `scale must be a positive number, got ${shown}`,
       );
     }
   });

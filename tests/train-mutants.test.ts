@@ -13,7 +13,7 @@ import type { Dataset } from '../src/data.js';
 import { DivergenceError, InputError } from '../src/errors.js';
 import { modelSpec } from '../src/model.js';
 import { stream } from '../src/rng.js';
-import { SCHEDULES, train, Trainer, type TrainOptions } from '../src/train.js';
+import { MAX_STEPS, SCHEDULES, train, Trainer, type TrainOptions } from '../src/train.js';
 import { thrown } from './harness.js';
 
 const linear = modelSpec('linear');
@@ -187,7 +187,7 @@ describe('stop conditions and their messages', () => {
     const e = thrown(() => train({ X: [[1, 0]], y: [1] }, [[[0, 0], [0, 0]], [[2, 0.5]]], opts, { steps: 1 }));
     expect(e).toBeInstanceOf(DivergenceError);
     expect(e.message).toBe(
-      'training produced non-finite weights by step 1; no finite record before it (record earlier steps with --record to see them)',
+      'training produced non-finite weights by step 1; no finite record before it (record earlier steps to see them)',
     );
   });
 
@@ -205,11 +205,12 @@ describe('stop conditions and their messages', () => {
     expect(e).toBe(boom);
   });
 
-  test('train: steps must be a positive integer', () => {
-    for (const steps of [0, -1, 1.5, Number.NaN]) {
+  test('train: steps must be an integer in 1..MAX_STEPS', () => {
+    for (const steps of [0, -1, 1.5, Number.NaN, MAX_STEPS + 1]) {
       const e = thrown(() => train(two, [[[0, 0]]], gd, { steps }));
       expect(e).toBeInstanceOf(InputError);
-      expect(e.message).toBe(`--steps must be a positive integer, got ${steps}`);
+      expect(e.message).toBe(`steps must be an integer in 1..100000000, got ${steps}`);
+      expect((e as InputError).parameter).toBe('steps');
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The Trainer's own guards and the flow schedule's coefficient, checked directly. The command line
- * validates its options before a Trainer exists, so these guards are the second line for library
- * users; mutation testing showed that no other test reached them.
+ * only parses numbers and leaves these checks to the Trainer, renaming the parameter an
+ * InputError names (lr, batchSize) to its flag (src/cli/flags.ts).
  */
 import { describe, expect, test } from 'vitest';
 import { InputError } from '../src/errors.js';
@@ -25,11 +25,11 @@ function refuses(opts: Partial<TrainOptions>, pattern: RegExp, init = linear) {
 
 describe('Trainer guards (InputError naming the problem)', () => {
   test('the step must be a positive finite number', () => {
-    for (const lr of [0, -0.1, Number.NaN, Number.POSITIVE_INFINITY]) refuses({ lr }, new RegExp(`the step \\(--lr\\) must be a positive number, got ${lr}`));
+    for (const lr of [0, -0.1, Number.NaN, Number.POSITIVE_INFINITY]) refuses({ lr }, new RegExp(`^lr must be a positive number, got ${lr}$`));
   });
 
   test('the batch size must be an integer in 1..N; N itself is full batch', () => {
-    for (const batchSize of [0, -1, 1.5, 4]) refuses({ batchSize }, new RegExp(`batch size must be an integer in 1\\.\\.3, got ${batchSize}`));
+    for (const batchSize of [0, -1, 1.5, 4]) refuses({ batchSize }, new RegExp(`^batchSize must be an integer in 1\\.\\.3, got ${batchSize}$`));
     for (const batchSize of [1, 3]) expect(() => new Trainer(data, linear, { ...base, batchSize }).dispose()).not.toThrow();
   });
 

@@ -39,12 +39,6 @@ export function parseNumber(raw: string, name: string): number {
   return v;
 }
 
-export function parsePositive(raw: string, name: string): number {
-  const v = parseNumber(raw, name);
-  if (!(v > 0)) throw new InputError(`--${name} must be positive, got ${raw}`);
-  return v;
-}
-
 export function parseInteger(raw: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = parseNumber(raw, name);
   if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`--${name} must be an integer in ${min}..${max}, got ${raw}`);

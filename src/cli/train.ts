@@ -6,8 +6,9 @@ import { LOSS_KINDS } from '../loss.js';
 import { checkWeights, initWeights, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../model.js';
 import { stream } from '../rng.js';
 import { SCHEDULES, train, type TrainOptions, type TrainRecord } from '../train.js';
-import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, required } from './args.js';
+import { parseChoice, parseInteger, parseNumber, parseOptions, parseStepList, required } from './args.js';
 import { DATA_OPTIONS, dataSpec } from './data-options.js';
+import { trainProgress } from './progress.js';
 
 const OPTIONS = [
   ...DATA_OPTIONS, 'model', 'depth', 'width', 'loss', 'reduction', 'schedule', 'lr', 'steps', 'init', 'init-scale',
@@ -16,9 +17,6 @@ const OPTIONS = [
 
 /** Beyond this, x·x and the first step's products overflow float32 for any useful weights. */
 const MAX_COORDINATE = 1e15;
-
-/** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
-const MAX_STEPS = 100_000_000;
 
 export interface TrainJob {
   out: string | undefined;
@@ -29,26 +27,31 @@ export interface TrainJob {
   init: Weights;
 }
 
-/** Reads and checks every option and input file; throws InputError naming the first problem. */
+/**
+ * Reads every option and input file; throws InputError naming the first problem. Numbers are only
+ * parsed here: the core checks their ranges (modelSpec: depth, width; initWeights: init, scale;
+ * train and Trainer: steps, lr, batch size) in its own words, which the command line renames to
+ * its flags (flags.ts).
+ */
 export function parseTrainJob(argv: string[]): TrainJob {
   const { values, positionals } = parseOptions(argv, OPTIONS, 'train');
   if (positionals.length > 0) throw new InputError(`train: unexpected argument "${positionals[0]}"`);
   const spec = dataSpec(values);
   const dataPath = spec.path;
   const kind = parseChoice(required(values, 'model'), 'model', MODEL_KINDS);
-  const depth = values.depth === undefined ? 2 : parseInteger(values.depth, 'depth', kind === 'linear' ? 1 : 2, 64);
+  const depth = values.depth === undefined ? 2 : parseNumber(values.depth, 'depth');
   if (kind === 'linear' && values.depth !== undefined && depth !== 1) throw new InputError('--model linear has exactly one layer; drop --depth or use deep-linear');
-  const width = values.width === undefined ? 16 : parseInteger(values.width, 'width', 1, 100_000);
+  const width = values.width === undefined ? 16 : parseNumber(values.width, 'width');
   const model: ModelSpec = modelSpec(kind, depth, width);
   const loss = parseChoice(required(values, 'loss'), 'loss', LOSS_KINDS);
   const reduction = parseChoice(values.reduction ?? 'sum', 'reduction', ['sum', 'mean'] as const);
   const schedule = parseChoice(values.schedule ?? 'constant', 'schedule', SCHEDULES);
-  const lrGiven = values.lr === undefined && schedule === 'loss-based' ? undefined : parsePositive(required(values, 'lr'), 'lr');
-  const steps = parseInteger(required(values, 'steps'), 'steps', 1, MAX_STEPS);
+  const lrGiven = values.lr === undefined && schedule === 'loss-based' ? undefined : parseNumber(required(values, 'lr'), 'lr');
+  const steps = parseNumber(required(values, 'steps'), 'steps');
   const seed = values.seed === undefined ? 1 : parseInteger(values.seed, 'seed', 0);
-  const initScale = values['init-scale'] === undefined ? 1 : parsePositive(values['init-scale'], 'init-scale');
+  const initScale = values['init-scale'] === undefined ? 1 : parseNumber(values['init-scale'], 'init-scale');
   const record = values.record === undefined ? [] : parseStepList(values.record, 'record');
-  const batchSize = values['batch-size'] === undefined ? undefined : parseInteger(values['batch-size'], 'batch-size', 1);
+  const batchSize = values['batch-size'] === undefined ? undefined : parseNumber(values['batch-size'], 'batch-size');
   const backend = parseChoice(values.backend ?? 'wasm', 'backend', BACKENDS);
   const initArg = values.init ?? (kind === 'linear' ? 'zero' : 'gaussian');
 
@@ -62,7 +65,6 @@ export function parseTrainJob(argv: string[]): TrainJob {
   if (largest > MAX_COORDINATE) {
     throw new InputError(`${dataPath}: coordinates up to ${largest.toExponential(1)}; training runs in float32, where products of such values overflow (max 3.4e38): rescale the data below ${MAX_COORDINATE.toExponential(0)}`);
   }
-  if (batchSize !== undefined && batchSize > dataset.X.length) throw new InputError(`--batch-size ${batchSize} exceeds the ${dataset.X.length} points of ${dataPath}`);
   const late = record.filter((s) => s > steps);
   if (late.length > 0) process.stderr.write(`theory3: warning: --record steps after --steps ${steps} are ignored: ${late.join(',')}\n`);
   let init: Weights;
@@ -95,10 +97,18 @@ export type Annotator = (job: TrainJob) => ((weights: Weights, record: TrainReco
 export async function runTrain(argv: string[], annotator?: Annotator) {
   const job = parseTrainJob(argv);
   await useBackend(job.config.backend);
-  const { records, weights } = train(job.dataset, job.init, job.config, {
-    steps: job.config.steps,
-    record: job.config.record,
-    annotate: annotator?.(job),
-  });
+  const progress = trainProgress(job.config.steps);
+  let run: ReturnType<typeof train>;
+  try {
+    run = train(job.dataset, job.init, job.config, {
+      steps: job.config.steps,
+      record: job.config.record,
+      annotate: annotator?.(job),
+      onStep: progress.onStep,
+    });
+  } finally {
+    progress.done();
+  }
+  const { records, weights } = run;
   return { out: job.out, result: { config: job.config, backend: job.config.backend, records, weights } };
 }
