@@ -1,4 +1,4 @@
-import { InputError } from './errors.js';
+import { InputError, parameterError } from './errors.js';
 import { fittedThreshold, type LossKind, type Reduction } from './loss.js';
 
 /**
@@ -104,15 +104,15 @@ export function scheduleCoefficient(spec: ScheduleSpec, K: number, n: number, lo
 /** Checks the options against the run and builds the schedule; InputError names a bad option. */
 export function makeSchedule(spec: ScheduleSpec, ctx: ScheduleContext): StepSchedule {
   if (!SCHEDULES.includes(spec.schedule)) throw new InputError(`schedule must be one of ${SCHEDULES.join('|')}, got "${spec.schedule}"`);
-  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${spec.lr}`);
+  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw parameterError('lr', `must be a positive number, got ${spec.lr}`);
   if (spec.schedule !== 'constant') {
     if (spec.loss === 'squared') throw new InputError(`the ${spec.schedule} schedule needs an exponential-type loss (exp or logistic), not squared`);
     if (ctx.minibatch) throw new InputError(`the ${spec.schedule} schedule needs full-batch steps (it divides by the full loss)`);
   }
   if (spec.schedule !== 'loss-based' || ctx.linear) {
     if (spec.schedule === 'loss-based' && !(spec.lr < 2 / ctx.maxRowNormSq)) {
-      throw new InputError(
-        `loss-based steps on a linear model need α (--lr) below 2/max‖x‖² = ${2 / ctx.maxRowNormSq} to descend, got ${spec.lr} (1/max‖x‖² = ${1 / ctx.maxRowNormSq} descends fastest)`,
+      throw parameterError(
+        'lr', `(α of loss-based steps on a linear model) must be below 2/max‖x‖² = ${2 / ctx.maxRowNormSq} to descend, got ${spec.lr} (1/max‖x‖² = ${1 / ctx.maxRowNormSq} descends fastest)`,
       );
     }
     return {

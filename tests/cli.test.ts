@@ -280,7 +280,7 @@ describe('cli: --schedule loss-based, in-process', () => {
     for (const [argv, pattern] of [
       [args('--loss', 'squared'), /the loss-based schedule needs an exponential-type loss/],
       [args('--loss', 'exp', '--batch-size', '2'), /the loss-based schedule needs full-batch steps/],
-      [args('--loss', 'exp', '--lr', '10'), /loss-based steps on a linear model need α \(--lr\) below 2\/max‖x‖² = \S+ to descend, got 10/],
+      [args('--loss', 'exp', '--lr', '10'), /^lr \(α of loss-based steps on a linear model\) must be below 2\/max‖x‖² = \S+ to descend, got 10/],
     ] as const) {
       const e = await runTrain([...argv]).then(() => null, (err: unknown) => err);
       expect(e, argv.join(' ')).toBeInstanceOf(InputError);

@@ -179,7 +179,7 @@ describe('linear model: α fixed below the data bound 2/max‖x‖²', () => {
     for (const lr of [0.5, 0.7]) {
       const e = thrown(() => new Trainer(two, [[[0, 0]]], { ...linear, lr }));
       expect(e).toBeInstanceOf(InputError);
-      expect(e.message).toContain('need α (--lr) below 2/max‖x‖² = 0.5 to descend');
+      expect(e.message).toContain('(α of loss-based steps on a linear model) must be below 2/max‖x‖² = 0.5 to descend');
     }
   });
 });

@@ -44,7 +44,7 @@ describe('Trainer guards (InputError naming the problem)', () => {
     refuses({ schedule: 'loss-based', loss: 'squared' }, /the loss-based schedule needs an exponential-type loss \(exp or logistic\), not squared/);
     refuses({ schedule: 'loss-based', batchSize: 2 }, /the loss-based schedule needs full-batch steps/);
     // max‖x‖² = 1.25 (the point [−1, 0.5]): the bound is 1.6
-    refuses({ schedule: 'loss-based', lr: 1.6 }, /loss-based steps on a linear model need α \(--lr\) below 2\/max‖x‖² = 1\.6 to descend, got 1\.6 \(1\/max‖x‖² = 0\.8 descends fastest\)/);
+    refuses({ schedule: 'loss-based', lr: 1.6 }, /^lr \(α of loss-based steps on a linear model\) must be below 2\/max‖x‖² = 1\.6 to descend, got 1\.6 \(1\/max‖x‖² = 0\.8 descends fastest\)$/);
     expect(() => new Trainer(data, linear, { ...base, schedule: 'loss-based', lr: 1.599 }).dispose()).not.toThrow();
     // deeper models adapt α: no bound on α₀
     const deep = [[[0.1, 0.2], [0.3, -0.1]], [[1, 1]]];
