@@ -166,3 +166,12 @@ export function linearGapData(s: { n: number; d: number; seed: number }, gap = 1
   const { X, y, svm } = withMarginGap(raw.X, raw.y, gap);
   return { data: { X, y }, svm };
 }
+
+/**
+ * Every property says how many cases it checked (after its fc.pre preconditions) and asserts a
+ * floor: a property that skips silently proves nothing.
+ */
+export function expectChecked(name: string, checked: number, floor: number): void {
+  console.log(`${name}: ${checked} cases checked`);
+  if (checked < floor) throw new Error(`${name}: only ${checked} cases checked, fewer than ${floor}`);
+}

@@ -1,0 +1,67 @@
+/**
+ * Training runs shared by the claims' properties and by tests/theory-mutants.test.ts, which runs
+ * the same checks on the same runs against wrong predictions.
+ */
+import fc from 'fast-check';
+import { ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { initWeights, modelSpec, type Weights } from '../src/model.js';
+import { angle, endToEnd } from '../src/measure.js';
+import { stream } from '../src/rng.js';
+import { train, type TrainRecord } from '../src/train.js';
+import { geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq } from './common.js';
+
+export const LINEAR_FLOW_STEPS = 1000;
+/**
+ * Normalized SVM margin (γ* over max‖x‖) below which a linear flow run is not long enough in log t: log t
+ * grows by about (γ* over max‖x‖)² per step, so from 0.2 on every run reaches log t ≥ 40 in 1000 steps.
+ */
+export const MIN_NORMALIZED_MARGIN = 0.2;
+
+/**
+ * A linear model from w = 0 under the flow schedule (η₀ = 1/max‖x‖², mean exp loss): the weights
+ * at mid-run and at the end, the end's normalized margin, and the SVM as C5's prediction.
+ * fc.pre when the set's normalized margin is below MIN_NORMALIZED_MARGIN.
+ */
+export function linearFlowRun(s: { n: number; d: number; seed: number }) {
+  const { data, svm } = linearGapData(s);
+  const R2 = maxRowNormSq(data.X);
+  fc.pre(svm.gamma / Math.sqrt(R2) >= MIN_NORMALIZED_MARGIN);
+  const T = LINEAR_FLOW_STEPS;
+  const ws: number[][] = [];
+  const { records } = train(data, [[new Array(s.d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 1 / R2 }, {
+    steps: T, record: [T / 2, T], annotate: (w, r) => { ws.push(w[0][0]); r.angleToSvm = angle(w[0][0], svm.w); },
+  });
+  const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
+  return { mid: ws[0], end: ws[1], margin: records[1].normalizedMargin, records, truth, angle: records[1].angleToSvm as number };
+}
+
+export const deepCaseArb = fc.record({
+  data: linearGapArb,
+  depth: fc.integer({ min: 2, max: 3 }),
+  width: fc.integer({ min: 2, max: 4 }),
+  initScale: gridReal(0.5, 1),
+  lrScale: gridReal(0.4, 0.8),
+});
+export type DeepCase = typeof deepCaseArb extends fc.Arbitrary<infer T> ? T : never;
+export const DEEP_STEPS = 1000;
+
+/**
+ * A deep linear net under the flow schedule (or constant steps for the squared loss), recorded at
+ * every step so that the η² drift of the imbalances is accumulated exactly. `layerLr` multiplies
+ * each layer's step (the per-layer mismatch of the controls).
+ */
+export function deepLinearRun(c: DeepCase, layerLr?: number[]) {
+  const { data, svm } = linearGapData(c.data);
+  const spec = modelSpec('deep-linear', c.depth, c.width);
+  const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
+  const drift = new ImbalanceDrift(init);
+  const angles: number[] = [];
+  let last: Weights = init;
+  const { records } = train(data, init, {
+    model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: c.lrScale / maxRowNormSq(data.X), ...(layerLr ? { layerLr: layerLr.slice(0, c.depth) } : {}),
+  }, {
+    steps: DEEP_STEPS, record: Array.from({ length: DEEP_STEPS + 1 }, (_, i) => i),
+    annotate: (w, r) => { if (r.step > 0) drift.step(w); last = w; angles.push(angle(endToEnd(w), svm.w)); },
+  });
+  return { records: records as TrainRecord[], last, data, angles, D0: imbalances(init), drift: drift.drift, svm, geometric: geometricSteps(DEEP_STEPS, 1.3) };
+}
