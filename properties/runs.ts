@@ -8,7 +8,10 @@ import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
 import { train, type TrainRecord } from '../src/train.js';
-import { geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq } from './common.js';
+import type { StoredJob } from '../src/counterexamples.js';
+import { withLabelNoise } from '../src/data.js';
+import type { LossKind } from '../src/loss.js';
+import { buildExperiment, fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, settingArb } from './common.js';
 
 export const LINEAR_FLOW_STEPS = 1000;
 /**
@@ -64,4 +67,42 @@ export function deepLinearRun(c: DeepCase, layerLr?: number[]) {
     annotate: (w, r) => { if (r.step > 0) drift.step(w); last = w; angles.push(angle(endToEnd(w), svm.w)); },
   });
   return { records: records as TrainRecord[], last, data, angles, D0: imbalances(init), drift: drift.drift, svm, geometric: geometricSteps(DEEP_STEPS, 1.3) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// C3: flow-schedule runs of linear, deep linear and ReLU nets
+
+export const STEPS = 600;
+/** Exponents in log t need a range of log t: C3 asserts them on runs that reach this. */
+export const LOG_T_MIN = 20;
+
+export const c3CaseArb = fc.record({
+  setting: settingArb({ kinds: ['linear', 'deep-linear', 'relu'], depth: [2, 3], width: [3, 5], n: [2, 8], d: [2, 4], initScale: [0.5, 1.5] }),
+  lrScale: gridReal(0.3, 1),
+});
+export type C3Case = typeof c3CaseArb extends fc.Arbitrary<infer T> ? T : never;
+type C3Control = { loss?: LossKind; noisyPoints?: number };
+
+export function c3Job(c: C3Case, check: string, control: C3Control = {}): StoredJob {
+  const { spec, data: clean, init } = buildExperiment(c.setting);
+  const data = control.noisyPoints ? withLabelNoise(clean, stream(c.setting.seed, 'noise'), control.noisyPoints) : clean;
+  const loss = control.loss ?? 'exp';
+  if (control.noisyPoints) {
+    // Never fitted, the flow schedule is plain GD with a small η₀: 600 steps reach only log t ≈ 4,
+    // where ρ may still be on its way to the bounded minimizer. Plain GD at η = 1/λ_max for 3000
+    // steps reaches log t ≈ 8 (a flake audit caught the shorter run passing the slope check).
+    const options = { model: spec, loss, reduction: 'mean' as const, schedule: 'constant' as const, lr: c.lrScale / lambdaMax(data) };
+    return { data, init, options, steps: 3000, record: geometricSteps(3000, 1.1), check };
+  }
+  const options = {
+    model: spec, loss, reduction: 'mean' as const, schedule: loss === 'squared' ? ('constant' as const) : ('flow' as const),
+    lr: c.lrScale / maxRowNormSq(data.X) / (loss === 'squared' ? 4 : 1),
+  };
+  return { data, init, options, steps: STEPS, record: geometricSteps(STEPS, 1.1), check };
+}
+
+export function c3Run(c: C3Case, control: C3Control = {}) {
+  const job = c3Job(c, '', control);
+  const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record });
+  return { records, fitted: job.options.loss === 'squared' ? 0 : fittedIndex(records, job.data.X.length, job.options.reduction, job.options.loss) };
 }
