@@ -106,3 +106,39 @@ export function c3Run(c: C3Case, control: C3Control = {}) {
   const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record });
   return { records, fitted: job.options.loss === 'squared' ? 0 : fittedIndex(records, job.data.X.length, job.options.reduction, job.options.loss) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// C2: flow-schedule runs with the first layer's init tilted
+
+export const C2_STEPS = 600;
+
+export const c2CaseArb = fc.record({
+  setting: settingArb({ kinds: ['deep-linear', 'relu'], depth: [2, 3], width: [3, 6], n: [2, 8], d: [2, 4], initScale: [0.5, 1.5] }),
+  /** The first layer's initial scale is multiplied by this, so the layers start unbalanced. */
+  tilt: fc.oneof(gridReal(0.4, 0.8), gridReal(1.25, 2.5)),
+  lrScale: gridReal(0.2, 0.6),
+});
+export type C2Case = typeof c2CaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+export interface C2Control {
+  weightDecay?: number;
+  layerLr?: number[];
+}
+
+export function c2Job(c: C2Case, check: string, control: C2Control = {}): StoredJob {
+  const { spec, data, init } = buildExperiment(c.setting);
+  init[0] = init[0].map((row) => row.map((v) => v * c.tilt));
+  const schedule = control.weightDecay ? 'constant' : 'flow'; // the flow step would rescale the decay
+  const options = {
+    model: spec, loss: 'exp' as const, reduction: 'mean' as const, schedule, lr: c.lrScale / maxRowNormSq(data.X),
+    ...control, ...(control.layerLr ? { layerLr: control.layerLr.slice(0, spec.depth) } : {}),
+  } as const;
+  return { data, init, options, steps: C2_STEPS, record: geometricSteps(C2_STEPS), check };
+}
+
+export function c2Run(c: C2Case, control: C2Control = {}) {
+  const job = c2Job(c, '', control);
+  const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record });
+  return { records, fitted: fittedIndex(records, job.data.X.length, job.options.reduction, job.options.loss) };
+}
+
