@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -75,6 +75,19 @@ export function deepLinearRun(c: DeepCase, layerLr?: number[]) {
 export const STEPS = 600;
 /** Exponents in log t need a range of log t: C3 asserts them on runs that reach this. */
 export const LOG_T_MIN = 20;
+
+/** The per-layer smoothed margin may grow by at most this factor over the fit window (fitWindowMarginGrowth). */
+export const SETTLED = 1.3;
+
+/**
+ * C3's preconditions: L < 1 within the first third of the run, log t ≥ LOG_T_MIN at the end, and
+ * the normalized network settled over the fit window (the per-layer smoothed margin grows by
+ * ≤ SETTLED there). Measured: a depth-3 ReLU run whose margin grew 1.71× fitted ρ's exponent
+ * as 0.72; the next (1.39×) 0.90; every other ≤ 1.3× and ≥ 0.91.
+ */
+export function c3Eligible(records: TrainRecord[], fitted: number): boolean {
+  return fitted >= 0 && records[fitted].step <= STEPS / 3 && records.at(-1)!.logFlowTime >= LOG_T_MIN && fitWindowMarginGrowth(records, fitted) <= SETTLED;
+}
 
 export const c3CaseArb = fc.record({
   setting: settingArb({ kinds: ['linear', 'deep-linear', 'relu'], depth: [2, 3], width: [3, 5], n: [2, 8], d: [2, 4], initScale: [0.5, 1.5] }),

@@ -128,6 +128,18 @@ export function rateExponents(records: TrainRecord[], fitted: number): { lossExp
   };
 }
 
+/**
+ * Growth of the per-layer smoothed margin γ̃_ρ = −log L/ρ over the records rateExponents fits.
+ * ρ = (−log L)/γ̃_ρ exactly (exp loss), so ρ = Θ(log t) with one constant only once γ̃_ρ is near
+ * its limit; while it still climbs (ReLU nets reorganizing), a fit sees −log L/γ̃_ρ instead.
+ */
+export function fitWindowMarginGrowth(records: TrainRecord[], fitted: number): number {
+  const end = records.at(-1)!.logFlowTime;
+  const late = records.slice(Math.max(fitted, 0)).filter((r) => r.logFlowTime >= Math.max(Math.E, RATE_FROM * end));
+  const perLayer = (r: TrainRecord) => -r.logLoss / r.rho;
+  return late.length < 2 ? NaN : perLayer(late.at(-1)!) / perLayer(late[0]);
+}
+
 /** Tolerances of the fitted exponents (measured; see properties/c3-norm-growth.prop.ts). */
 export const C3_LOSS_EXPONENT_TOL = 0.5;
 export const C3_RHO_EXPONENT_TOL = 0.25;
