@@ -88,6 +88,6 @@ describe('N-C2: where balanced growth fails', () => {
       }),
       { numRuns: runs(6) },
     );
-    expectChecked("N-C2 per-layer steps", fittedRuns, runs(6));
+    expectChecked("N-C2 per-layer steps", fittedRuns, runs(6), "N-C2-per-layer-rates");
   });
 });

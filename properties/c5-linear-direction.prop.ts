@@ -76,8 +76,10 @@ function plainGd64(data: Dataset, eta: number, steps: number): number[] {
 
 describe('C5: a linear model turns to the SVM direction', () => {
   test('C5: constant-step GD: r(t) = w(t) − ŵ log t settles, so the angle to the SVM is O(1/log t)', () => {
+    let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
+        checked++;
         const { data, svm } = linearGapData(s);
         const eta = 1 / lambdaMax(data);
         const ws: number[][] = [];
@@ -93,11 +95,14 @@ describe('C5: a linear model turns to the SVM direction', () => {
       }),
       { numRuns: runs(3) },
     );
+    expectChecked('C5 constant step', checked, runs(3), 'C5-constant-step');
   });
 
   test('C5: the flow-following schedule reaches the angle of 100,000 plain GD steps in at most 2,000 steps', () => {
+    let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
+        checked++;
         const { data, svm } = linearGapData(s);
         const target = angle(plainGd64(data, 1 / lambdaMax(data), 100_000), svm.w);
         const trainer = new Trainer(data, [[new Array(s.d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 1 / maxRowNormSq(data.X) });
@@ -110,6 +115,7 @@ describe('C5: a linear model turns to the SVM direction', () => {
       }),
       { numRuns: runs(3) },
     );
+    expectChecked('C5 flow vs plain GD', checked, runs(3), 'C5-flow-speed');
   });
 });
 
@@ -124,7 +130,7 @@ describe('C5: a linear model reaches the SVM direction and margin at the rate C/
       }),
       { numRuns: runs(8) },
     );
-    expectChecked('C5 linear flow', checked, runs(8));
+    expectChecked('C5 linear flow', checked, runs(8), 'C5-linear-flow');
   });
 });
 
@@ -142,7 +148,7 @@ describe('C5: a deep linear network turns to the SVM direction and its layers al
       }),
       { numRuns: runs(8) },
     );
-    expectChecked('C5 deep linear', checked, runs(8));
+    expectChecked('C5 deep linear', checked, runs(8), 'C5-deep-linear');
   });
 });
 

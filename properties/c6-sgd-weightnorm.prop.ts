@@ -86,7 +86,7 @@ import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } 
 import { stream } from '../src/rng.js';
 import { Trainer, train, type TrainRecord } from '../src/train.js';
 import { WeightNormTrainer, weightNormOf, type WeightNormOptions } from '../src/weightnorm.js';
-import { buildExperiment, curvatureScale, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { buildExperiment, curvatureScale, expectChecked, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,11 +161,13 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
   test('C6: minibatch SGD with a fixed small step turns a linear model to the SVM direction and ρ grows', () => {
     const worst = { slope: Infinity, deficit: 0, angle: 0, overshoot: -Infinity, vsGd: 0 };
     const ratios: number[] = [];
+    let checked = 0;
     assertProperty({
       id: 'C6-sgd-direction',
       arb: sgdCaseArb,
       predicate: (c) => {
         const { records, svm, data, eta } = sgdRun(c, 'exp');
+        checked++;
         reportTrajectory('C6-sgd', records, { gammaStar: svm.gamma });
         const s = sgdStats(records, svm.gamma);
         const vsGd = Math.abs(s.angle - gdAngle64(data, eta, T, svm.w));
@@ -183,6 +185,7 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
     console.log(`C6 SGD worst run: slope ${worst.slope.toFixed(3)}‖ŵ‖ (≥ ${SGD_SLOPE}), deficit ratio ${worst.deficit.toFixed(3)} (≤ ${SGD_DEFICIT}), ` +
       `angle ${worst.angle.toFixed(3)} (≤ ${SGD_ANGLE}), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
       `${ratios.sort((a, b) => a - b)[ratios.length >> 1].toFixed(3)}), |SGD − GD| ${worst.vsGd.toFixed(4)} (≤ ${SGD_VS_GD})`);
+    expectChecked('C6 SGD', checked, runs(3));
   });
 });
 
@@ -303,10 +306,12 @@ function vNormRun(c: WnCase, controls: Partial<WeightNormOptions> = {}, stopAtFa
 describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD to float32 tolerance, and ‖v_{t+1}‖² = ‖v_t‖² + η²‖∇_v L‖² exactly', () => {
   test('C6: (i) ∂L/∂g_k = ⟨∇_{W_k}L, V_k⟩ at every step, so ġ_k = ρ̇_k (plain GD at the same weights and the float64 Euler form)', () => {
     let worst = 0;
+    let checked = 0;
     assertProperty({
       id: 'C6-wn-scale-flow',
       arb: wnCaseArb,
       predicate: (c) => {
+        checked++;
         const { spec, data, init, opts } = wnExperiment(c);
         const wn = new WeightNormTrainer(data, weightNormOf(init), opts);
         try {
@@ -338,16 +343,19 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
       params: { numRuns: runs(4) },
     });
     console.log(`C6 WN (i): worst |∂L/∂g − ⟨∇_W L, V⟩| = ${(100 * worst).toFixed(1)}% of the tolerance`);
+    expectChecked('C6 WN (i)', checked, runs(4));
   });
 
   test('C6: (ii) ‖v_{t+1}‖² = ‖v_t‖² + η²‖∇_v L‖² at every step, to a float32 rounding bound', () => {
     let worst = 0;
     let strong = 0;
     let checks = 0;
+    let cases = 0;
     assertProperty({
       id: 'C6-wn-v-norm',
       arb: wnCaseArb,
       predicate: (c) => {
+        cases++;
         const r = vNormRun(c);
         worst = Math.max(worst, r.worst);
         strong += r.strong;
@@ -358,12 +366,14 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
     });
     console.log(`C6 WN (ii): worst error ${(100 * worst).toFixed(1)}% of the bound; η² term ≥ 10× the bound in ${strong}/${checks} checks`);
     expect(strong, 'checks where the η² term is ≥ 10× the bound').toBeGreaterThanOrEqual(0.1 * checks);
+    expectChecked('C6 WN (ii)', cases, runs(4));
   });
 
   test('C6: (iii) weight normalization reaches a normalized margin comparable to unconstrained training (deep linear, ≥ 80% of it)', () => {
     const worst = { low: Infinity, high: -Infinity, vsFlow: 0 };
     let total = 0;
     let skipped = 0;
+    let checkedMargin = 0;
     const caseArb = fc.record({ data: linearGapArb, width: fc.integer({ min: 2, max: 4 }), initScale: gridReal(0.5, 1), lrScale: gridReal(1, 1.5) });
     assertProperty({
       id: 'C6-wn-margin',
@@ -379,6 +389,7 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         const misfit = eta * curvatureScale(data, init, spec.kind, 'exp', 'mean') > WN_MAX_CURVATURE;
         if (misfit) skipped++;
         fc.pre(!misfit);
+        checkedMargin++;
         // the same network W, with ‖v_k‖ = WN_V_NORM (see the header)
         const p = weightNormOf(init);
         p.v = p.v.map((V, k) => V.map((row) => row.map((x) => (WN_V_NORM * x) / p.g[k])));
@@ -404,6 +415,7 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
     });
     console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (must be ≥ −${100 * WN_MARGIN_TOL}%); ` +
       `within ${(100 * worst.vsFlow).toFixed(1)}% of the flow-schedule run (not asserted); ${skipped} of ${total} draws skipped (misfit init)`);
+    expectChecked('C6 WN (iii)', checkedMargin, runs(3));
   });
 });
 
@@ -525,7 +537,7 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
           model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr, batchSize: c.batch, seed: c.setting.seed,
         }, { steps: HESS_STEPS });
         // a run stuck on a dead-ReLU plateau is at no minimum of interest
-        if (records.at(-1)!.logLoss + Math.log(data.X.length) >= 0) return;
+        fc.pre(records.at(-1)!.logLoss + Math.log(data.X.length) < 0);
         const ev = sphereHessianSpectrum(weights, data, spec.kind);
         const norm = Math.max(...ev.map(Math.abs));
         lines.push(`n=${data.X.length} d=${c.setting.d} width=${c.setting.width}: λ_min/‖H‖ = ${(ev[0] / norm).toFixed(4)}, spectrum/‖H‖ [${ev.map((v) => (v / norm).toFixed(3)).join(' ')}]`);
@@ -534,5 +546,6 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
       params: { numRuns: runs(2) },
     });
     console.log(`C6 (exploratory) sphere Hessian after ${HESS_STEPS} SGD steps, ${lines.length} of ${total} draws fitted (the rest skipped or on a plateau):\n  ${lines.join('\n  ')}`);
+    expectChecked('C6 sphere Hessian (exploratory)', lines.length, runs(2));
   });
 });

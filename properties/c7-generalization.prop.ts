@@ -152,7 +152,7 @@ import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/mod
 import { stream } from '../src/rng.js';
 import { hoeffdingRadius, sequentialMeanTest, splitAlpha, type SequentialTest } from '../src/stats.js';
 import { train, Trainer, type TrainOptions } from '../src/train.js';
-import { gridReal, runs, seedArb } from './common.js';
+import { expectChecked, gridReal, runs, seedArb } from './common.js';
 import { reportGaps } from './store.js';
 
 const DEPTH = 2;
@@ -273,6 +273,7 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
     const maxObservations = Math.ceil(BUDGET_PER_LOG * Math.log(1 / alpha));
     const boundSmall = gapBound(N_SMALL);
     const boundLarge = gapBound(N_LARGE);
+    let replicates = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const lossTest = sequentialMeanTest({ alpha, bound: B_D_LOSS, maxSamples: maxObservations });
@@ -292,6 +293,7 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
             sums.large[k] += r.large[k];
           }
           sums.count++;
+          replicates++;
           if (!lossTest.done) lossTest.observe(r.small.loss - r.large.loss);
         }
         const summary = `${JSON.stringify(c)}: ${attempts} replicates tried; ${describeTest('loss', lossTest)}; mean 0-1 gap ${fmt(sums.small.error / sums.count)} at N, ${fmt(sums.large.error / sums.count)} at 4N (not tested); largest loss gap ${fmt(largestGap)} (bounds ${fmt(boundSmall)} at N, ${fmt(boundLarge)} at 4N)`;
@@ -313,6 +315,8 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
       // 120 s test timeout; fewer runs than the α split assumed only make the test conservative.
       { numRuns, endOnFailure: true, interruptAfterTimeLimit: 60_000 },
     );
+    // A case of this property is one sequential test; its replicates are what it checked.
+    expectChecked('C7 paired replicates', replicates, 8, 'C7-gap');
   });
 });
 
@@ -401,6 +405,7 @@ describe('N-C7: the unnormalized network is not covered by C7', () => {
     console.log(`N-C7: preconditions held in ${held} of ${total} draws (${unsettled} fitted but with an unsettled activation pattern)`);
     // fast-check draws until numRuns cases meet the preconditions; about 1 draw in 3 does.
     expect(held, `preconditions held in only ${held} of ${total} runs (${unsettled} fitted but with an unsettled activation pattern)`).toBeGreaterThanOrEqual(HELD_FLOOR * total);
+    expectChecked('N-C7', held, runs(4), 'N-C7-unnormalized-loss');
   });
 });
 
@@ -482,5 +487,6 @@ describe('C7 (Memo 091, exploratory): normalized test loss against normalized tr
       { numRuns: runs(1) },
     );
     expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 2);
+    expectChecked('C7 Memo 091 (exploratory)', held, runs(1), 'C7-memo091');
   });
 });
