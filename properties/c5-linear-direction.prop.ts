@@ -26,10 +26,16 @@
  *   margin     0 ≤ (γ* − γ̄)/γ* ≤ 1.5·(C_γ/(γ*‖w‖) + ½θ²) + 1e-6 with C_γ = max_S log α_n − Σ p_n
  *              log α_n derived from the SVM multipliers (src/checks.ts marginGapConstant): measured
  *              ratio of the gap to the unslacked bound 1.00–1.22 (C_γ > 0.05, 176 runs).
- * Deep linear, flow schedule: the end-to-end predictor W_K⋯W_1 turns to the SVM direction (its
- * angle shrinks after L < 1 — by ≥ 5%, unless already below 0.01; this one is NOT a C/log t bound:
- * measured angle·log t spans 0.003–25 over 150 runs, and neither a fixed C nor a mid-run one both
- * holds and rejects a direction 0.05 rad off). Rank one and alignment are asserted as bounds that
+ * Deep linear, flow schedule: the end-to-end predictor β = W_K⋯W_1 stays within the margin bound
+ * asin √(1 − (γ̃_ρ/γ*)²) of the SVM direction at every record after L < 1, and that bound is
+ * smaller at the end than at L < 1 (the per-layer smoothed margin γ̃_ρ grows: C4) — src/checks.ts
+ * deepDirectionFailure.
+ * Rigorous, but it is no C/log t bound and cannot tell the SVM from a direction 0.05 rad off at
+ * these ρ (the bound is ~0.1–0.4 rad). No such bound was found: measured angle·log t spans
+ * 0.003–25 over 150 runs, the angle can rise after L < 1 (0.037 → 0.043 on 4 points in 2-d,
+ * width 2, found while breaking this check on purpose), and neither a fixed C nor one measured
+ * mid-run both holds and rejects a 0.05 rad rotation. The old check here ("shrinks ≥ 5% after
+ * L < 1") failed on that case. Rank one and alignment are asserted as bounds that
  * shrink like C/ρ², with C from the imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ at init plus its
  * exact η² drift accumulated over the run (src/checks.ts rankOneFailure, derived there):
  * stable rank − 1 ≤ C_k/(ρ_k² − C_k) and sin∠(u_k, v_{k+1}) ≤ 2‖D_k‖_2/(ρ_k² − 2C_k). They are
@@ -47,7 +53,7 @@ import type { Dataset } from '../src/data.js';
 import { angle } from '../src/measure.js';
 import { modelSpec } from '../src/model.js';
 import { train, Trainer } from '../src/train.js';
-import { linearDirectionFailure, rankOneFailure } from '../src/checks.js';
+import { deepDirectionFailure, linearDirectionFailure, rankOneFailure } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
 import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 import { deepCaseArb, deepLinearRun, linearFlowRun } from './runs.js';
@@ -55,8 +61,6 @@ import { deepCaseArb, deepLinearRun, linearFlowRun } from './runs.js';
 const T = 3000;
 /** r(t) moves less over the last decade than the one before; a set whose SVM multipliers differ 10× (data seed 18) gave 0.874. A direction drifting like log t gives ≥ 1. */
 const RESIDUAL_SETTLE = 0.95;
-/** A flake audit over fresh seeds found 0.163 → 0.150 (n = 7, width 2) in 1000 steps: slow, not wrong. */
-const DEEP_SHRINK = 0.95;
 
 /** Plain GD on the mean exp loss in float64 from w = 0: the baseline a user would run. */
 function plainGd64(data: Dataset, eta: number, steps: number): number[] {
@@ -139,11 +143,12 @@ describe('C5: a deep linear network turns to the SVM direction and its layers al
     let checked = 0;
     fc.assert(
       fc.property(deepCaseArb, (c) => {
-        const { records, last, data, angles, D0, drift } = deepLinearRun(c);
+        const { records, last, data, angles, D0, drift, svm } = deepLinearRun(c);
         const f = fittedIndex(records, data.X.length, 'mean', 'exp');
         fc.pre(f >= 0);
         checked++;
-        expect(angles.at(-1)!, 'angle of W_K⋯W_1 to the SVM at the end').toBeLessThanOrEqual(Math.max(DEEP_SHRINK * angles[f], 0.01));
+        const logSum = records.map((r) => r.logLoss + Math.log(data.X.length));
+        expect(deepDirectionFailure(records, f, angles, logSum, svm.gamma)).toBeNull();
         expect(rankOneFailure(last, D0, drift)).toBeNull();
       }),
       { numRuns: runs(8) },

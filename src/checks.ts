@@ -405,3 +405,30 @@ export function rankOneFailure(W: Matrix[], D0: Matrix[], E: Matrix[]): string |
   }
   return null;
 }
+
+/**
+ * C5, deep linear end-to-end direction: a bound that is rigorous at every t and shrinks as the
+ * margin grows. With β = W_K⋯W_1, min_n z_n·β/‖β‖ ≥ min_n q_n/ρ ≥ γ̃_ρ = −log L/ρ (‖β‖ ≤ ρ =
+ * ∏‖W_k‖; exp loss, sum), and any unit u with min_n z_n·u ≥ γ lies within asin √(1 − (γ/γ*)²)
+ * of the SVM direction (ŵ is the minimum-norm point of {w : z_n·w ≥ 1}). So
+ *   angle(β, ŵ) ≤ Θ(t) = asin √(1 − (γ̃_ρ(t)/γ*)²)   at every record after L < 1,
+ * and Θ at the end is at most Θ at the first record after L < 1, because γ̃_ρ grows (C4, Lyu & Li
+ * 2020; compared over the run, not step by step: the flow schedule's large steps make γ̃_ρ dip by
+ * up to 1.2e-3 relative between records, measured on a depth-3 net). Θ → 0 as γ̃_ρ → γ* (Ji &
+ * Telgarsky 2019), but slowly: at these ρ it is ~0.1–0.4 rad, so this check cannot tell the SVM
+ * direction from one 0.05 rad off (it does reject a γ* that is too small).
+ * `logLossSum` is log of the SUM loss at each record.
+ */
+export function deepDirectionFailure(records: TrainRecord[], fitted: number, angles: number[], logLossSum: number[], gammaStar: number): string | null {
+  const from = Math.max(fitted, 0);
+  const margin = (i: number) => -logLossSum[i] / records[i].rho;
+  const last = records.length - 1;
+  if (!(margin(last) >= margin(from))) return `per-layer smoothed margin fell from ${margin(from)} at L < 1 to ${margin(last)} at the end`;
+  for (let i = from; i < records.length; i++) {
+    const ratio = margin(i) / gammaStar;
+    if (!(ratio <= 1 + 1e-6)) return `per-layer smoothed margin ${margin(i)} above γ* = ${gammaStar} at step ${records[i].step}`;
+    const bound = Math.asin(Math.sqrt(Math.max(0, 1 - Math.min(1, ratio) ** 2)));
+    if (!(angles[i] <= bound + 1e-5)) return `angle of W_K⋯W_1 to the SVM ${angles[i]} above the margin bound ${bound} at step ${records[i].step}`;
+  }
+  return null;
+}
