@@ -50,12 +50,21 @@
  *         Negative controls: weight decay on v (a first-order −2ηλ‖v‖²) and stepping v along
  *         ∇_W L instead of ∇_v L (first-order −2η⟨v, ∇_W L⟩ = −2η(‖v‖/g)Σ_n ∂L/∂q_n q_n) break it
  *         by 10³–10⁶ × the bound.
- *   (iii) same stationary points, so the same limit margin: on deep linear nets (K = 2, where every
- *         run's limit is the SVM margin γ*, so "comparable" has one target), 300 WN steps with
- *         η = s/max‖x‖², s ∈ [1, 1.5], reach a per-layer normalized margin q_min/∏‖W_k‖ of at least
- *         80% of unconstrained GD's from the same init with the same η and number of steps
- *         (measured over 300 cases: at most 10.4% below it, up to 15% above). WN starts from the
- *         same network, g_k = ‖W_k‖, with ‖v_k‖ = 2 (v's scale is WN's free parameter). Why not
+ *   (iii) same stationary points, so the same limit direction: on deep linear nets (K = 2), 300 WN
+ *         steps with η = s/max‖x‖², s ∈ [1, 1.5], from the same network as plain GD (g_k = ‖W_k‖,
+ *         ‖v_k‖ = WN_V_NORM = 2: see below). Asserted from the first step with L < 1 (fc.pre:
+ *         reached within the first half of the run): the end-to-end predictor β = W_2W_1 stays
+ *         within asin √(1 − (γ̃_ρ/γ*)²) of the SVM direction, and that bound is smaller at the end
+ *         than at L < 1 (src/checks.ts deepDirectionFailure, the same check as C5's deep linear
+ *         nets). The bound is rigorous for any weights (ŵ is the minimum-norm feasible point);
+ *         what WN must do is grow its per-layer smoothed margin γ̃_ρ = −log L/ρ: WN changes only
+ *         the tangential speed of each layer (by g_k²/‖v_k‖²), and Lyu & Li's monotonicity argument
+ *         uses the radial part alone. This replaces "WN's normalized margin ≥ 80% of plain GD's
+ *         after 300 steps", a fixed threshold on a finite-t ratio that a flake audit failed (seed
+ *         492469559: 57% on 7 points in 3-d, init scale 0.5, where WN's small g_k slow its turn by
+ *         (g_k/‖v_k‖)²); the ratio is still printed. Like C5's deep-linear check, this one cannot
+ *         tell the SVM from a direction 0.05 rad off at these ρ (the bound is ~0.1–0.4 rad); it
+ *         fails on γ* halved (tried). Why ‖v_k‖ = 2 and not
  *         v_k = W_k: the direction of W_k moves g_k²/‖v_k‖² times as fast as under plain GD, ‖v_k‖
  *         stays put while g_k grows like ρ_k (×3–6 in 300 steps from a small init), and
  *         constant-step WN then passes its stability limit: runs from v_k = W_k, and from 1.5·W_k,
@@ -81,12 +90,13 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Dataset } from '../src/data.js';
 import type { LossKind, LossSpec } from '../src/loss.js';
-import { angle, dot, logLoss, margins, outputs, sumSquares } from '../src/measure.js';
+import { angle, dot, endToEnd, logLoss, logSumExp, margins, outputs, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { Trainer, train, type TrainRecord } from '../src/train.js';
 import { WeightNormTrainer, weightNormOf, type WeightNormOptions } from '../src/weightnorm.js';
 import { buildExperiment, curvatureScale, expectChecked, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { deepDirectionFailure } from '../src/checks.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +280,6 @@ function vNormChecks(v: Weights, v1: Weights, g: number[], gradG: number[], grad
 
 const WN_STEPS = 30;
 const WN_MARGIN_STEPS = 300;
-const WN_MARGIN_TOL = 0.2;
 /** (iii) starts from g_k = ‖W_k‖ and v_k = 2·W_k/‖W_k‖: the same network; see the header. */
 const WN_V_NORM = 2;
 /** (iii) skips inits where η·curvatureScale (common.ts) exceeds this: plain GD diverged from 19.6 up. */
@@ -369,7 +378,7 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
     expectChecked('C6 WN (ii)', cases, runs(4));
   });
 
-  test('C6: (iii) weight normalization reaches a normalized margin comparable to unconstrained training (deep linear, ≥ 80% of it)', () => {
+  test('C6: (iii) weight normalization turns a deep linear net towards the SVM: its end-to-end direction stays under a margin bound that shrinks', () => {
     const worst = { low: Infinity, high: -Infinity, vsFlow: 0 };
     let total = 0;
     let skipped = 0;
@@ -389,18 +398,27 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         const misfit = eta * curvatureScale(data, init, spec.kind, 'exp', 'mean') > WN_MAX_CURVATURE;
         if (misfit) skipped++;
         fc.pre(!misfit);
-        checkedMargin++;
         // the same network W, with ‖v_k‖ = WN_V_NORM (see the header)
         const p = weightNormOf(init);
         p.v = p.v.map((V, k) => V.map((row) => row.map((x) => (WN_V_NORM * x) / p.g[k])));
         const wn = new WeightNormTrainer(data, p, { model: spec, loss: 'exp', reduction: 'mean', lr: eta });
         let wnMargin: number;
+        // WN's trajectory in function space: ρ, log of the sum loss and the end-to-end angle to the SVM
+        const path: { step: number; rho: number; logSum: number; angle: number }[] = [];
         try {
-          for (let s = 0; s < WN_MARGIN_STEPS; s++) wn.step();
+          for (let s = 0; s <= WN_MARGIN_STEPS; s++) {
+            if (s > 0) wn.step();
+            const W = wn.weights();
+            path.push({ step: s, rho: W.reduce((r, M) => r * Math.sqrt(sumSquares(M)), 1), logSum: logSumExp(margins(W, data, spec.kind).map((q) => -q)), angle: angle(endToEnd(W), svm.w) });
+          }
           wnMargin = perLayer(wn.weights());
         } finally {
           wn.dispose();
         }
+        const fit = path.findIndex((r) => r.logSum < 0);
+        fc.pre(fit >= 0 && fit < WN_MARGIN_STEPS / 2); // claims start at L < 1, with half the run left
+        checkedMargin++;
+        expect(deepDirectionFailure(path, fit, path.map((r) => r.angle), path.map((r) => r.logSum), svm.gamma), 'WN: end-to-end direction under the margin bound, which shrinks').toBeNull();
         const plain = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: eta }, { steps: WN_MARGIN_STEPS }).weights;
         const flow = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 0.5 / maxRowNormSq(data.X) }, { steps: WN_MARGIN_STEPS }).weights;
         const plainMargin = perLayer(plain);
@@ -409,11 +427,10 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         worst.high = Math.max(worst.high, wnMargin / plainMargin - 1);
         worst.vsFlow = Math.max(worst.vsFlow, Math.abs(wnMargin - flowMargin) / flowMargin);
         expect(plainMargin, 'unconstrained margin').toBeGreaterThan(0);
-        expect(wnMargin / plainMargin, `WN margin ${wnMargin} vs unconstrained ${plainMargin} (flow run ${flowMargin}, γ* = ${svm.gamma})`).toBeGreaterThanOrEqual(1 - WN_MARGIN_TOL);
       },
       params: { numRuns: runs(3) },
     });
-    console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (must be ≥ −${100 * WN_MARGIN_TOL}%); ` +
+    console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (not asserted: a finite-t ratio); ` +
       `within ${(100 * worst.vsFlow).toFixed(1)}% of the flow-schedule run (not asserted); ${skipped} of ${total} draws skipped (misfit init)`);
     expectChecked('C6 WN (iii)', checkedMargin, runs(3));
   });

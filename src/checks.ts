@@ -419,7 +419,7 @@ export function rankOneFailure(W: Matrix[], D0: Matrix[], E: Matrix[]): string |
  * direction from one 0.05 rad off (it does reject a γ* that is too small).
  * `logLossSum` is log of the SUM loss at each record.
  */
-export function deepDirectionFailure(records: TrainRecord[], fitted: number, angles: number[], logLossSum: number[], gammaStar: number): string | null {
+export function deepDirectionFailure(records: { step: number; rho: number }[], fitted: number, angles: number[], logLossSum: number[], gammaStar: number): string | null {
   const from = Math.max(fitted, 0);
   const margin = (i: number) => -logLossSum[i] / records[i].rho;
   const last = records.length - 1;
