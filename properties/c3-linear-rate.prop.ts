@@ -22,7 +22,7 @@ import { describe, expect, test } from 'vitest';
 import type { LossKind } from '../src/loss.js';
 import { modelSpec } from '../src/model.js';
 import { train } from '../src/train.js';
-import { lambdaMax, linearGapArb, linearGapData, runs } from './common.js';
+import { expectChecked, lambdaMax, linearGapArb, linearGapData, runs } from './common.js';
 
 const T = 3000;
 
@@ -41,8 +41,10 @@ function runCase(s: { n: number; d: number; seed: number }, loss: LossKind = 'ex
 
 describe('C3: ‖w‖ of a linear model grows at rate 1/γ* in log t', () => {
   test('C3: constant-step GD: the slope of ‖w‖ in log t climbs towards ‖ŵ‖, ‖w‖ − ‖ŵ‖ log t settles, t·L → ‖ŵ‖²/η', () => {
+    let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
+        checked++;
         const r = runCase(s);
         expect(r.late, 'slope over the last decade / ‖ŵ‖').toBeGreaterThanOrEqual(0.4);
         expect(r.late, 'slope over the last decade / ‖ŵ‖').toBeLessThanOrEqual(1.02);
@@ -54,6 +56,7 @@ describe('C3: ‖w‖ of a linear model grows at rate 1/γ* in log t', () => {
       }),
       { numRuns: runs(3) },
     );
+    expectChecked('C3 linear', checked, runs(3), 'C3-linear-rate');
   });
 });
 

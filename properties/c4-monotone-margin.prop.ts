@@ -22,7 +22,7 @@ import type { StoredJob } from '../src/counterexamples.js';
 import { initWeights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { train, type Schedule } from '../src/train.js';
-import { buildExperiment, curvatureScale, gridReal, runs, settingArb } from './common.js';
+import { buildExperiment, curvatureScale, expectChecked, gridReal, runs, settingArb } from './common.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const STEPS = 300;
@@ -77,6 +77,7 @@ describe('C4: the smoothed margin is non-decreasing once L < 1', () => {
     // About 45% of drawn cases reach L < 1 within 300 curvature-scaled steps (measured); far
     // fewer would mean the property mostly skips.
     expect(fittedRuns, `only ${fittedRuns} of ${total} runs reached L < 1`).toBeGreaterThanOrEqual(total / 5);
+    expectChecked('C4', fittedRuns, runs(8));
   });
 });
 

@@ -15,11 +15,34 @@
  * baseline costs ~1 s of float64 GD per case plus thousands of flow steps, beyond this budget.
  * The 100,000-step baseline is a float64 plain-GD loop in this file (the command-line test pins
  * the core's constant-step run to the same loop within 1e-4 at 10,000 steps).
- * Deep linear, flow schedule: the end-to-end predictor W_K⋯W_1 turns to the SVM direction (its
- * angle shrinks after L < 1 — by ≥ 5%, unless already below 0.01: the approach is slow, e.g. 0.56 →
- * 0.12 while log t went 2 → 81, and 0.163 → 0.150 in the slowest case seen), each
- * layer becomes rank one (stable rank ‖W‖_F²/‖W‖_2² < 1.1 at the end; a random layer has 1.5–3)
- * and adjacent layers align (|v_{i+1}·u_i| > 0.95 for the top singular vectors).
+ * Linear, flow schedule, the limits asserted (src/checks.ts linearDirectionFailure, which takes the
+ * SVM as a parameter so that tests/theory-mutants.test.ts can hand it a wrong one): 1000 steps
+ * from w = 0 on sets whose normalized margin γ* over max‖x‖ is ≥ 0.2 (fc.pre; ~30% of draws), which
+ * reach log t = 41…1000:
+ *   direction  ‖P_⊥w‖, the part of w off ŵ, at the end ≤ 1.35 × its mid-run value (+ 1e-5‖w‖):
+ *              it converges (to P_⊥w̃), so the angle is ≤ C/‖w‖ ≈ C/(‖ŵ‖ log t) with C measured
+ *              in the run. Measured over 200 runs: ratio median 1.00, worst 1.19; against the SVM
+ *              direction rotated by 0.05 rad, on runs ending below 0.01 rad, ≥ 1.73 (≈ 2: log t doubles).
+ *   margin     0 ≤ (γ* − γ̄)/γ* ≤ 1.5·(C_γ/(γ*‖w‖) + ½θ²) + 1e-6 with C_γ = max_S log α_n − Σ p_n
+ *              log α_n derived from the SVM multipliers (src/checks.ts marginGapConstant): measured
+ *              ratio of the gap to the unslacked bound 1.00–1.22 (C_γ > 0.05, 176 runs).
+ * Deep linear, flow schedule: the end-to-end predictor β = W_K⋯W_1 stays within the margin bound
+ * asin √(1 − (γ̃_ρ/γ*)²) of the SVM direction at every record after L < 1, and that bound is
+ * smaller at the end than at L < 1 (the per-layer smoothed margin γ̃_ρ grows: C4) — src/checks.ts
+ * deepDirectionFailure.
+ * Rigorous, but it is no C/log t bound and cannot tell the SVM from a direction 0.05 rad off at
+ * these ρ (the bound is ~0.1–0.4 rad). No such bound was found: measured angle·log t spans
+ * 0.003–25 over 150 runs, the angle can rise after L < 1 (0.037 → 0.043 on 4 points in 2-d,
+ * width 2, found while breaking this check on purpose), and neither a fixed C nor one measured
+ * mid-run both holds and rejects a 0.05 rad rotation. The old check here ("shrinks ≥ 5% after
+ * L < 1") failed on that case. Rank one and alignment are asserted as bounds that
+ * shrink like C/ρ², with C from the imbalance D_k = W_{k+1}ᵀW_{k+1} − W_kW_kᵀ at init plus its
+ * exact η² drift accumulated over the run (src/checks.ts rankOneFailure, derived there):
+ * stable rank − 1 ≤ C_k/(ρ_k² − C_k) and sin∠(u_k, v_{k+1}) ≤ 2‖D_k‖_2/(ρ_k² − 2C_k). They are
+ * rigorous, so they cannot flake; measured use of the bound ≤ 0.93 (stable rank) and ≤ 0.19
+ * (alignment) over 225 layers. The case a flake audit found (data seed 8, n 4, d 3, depth 3,
+ * width 3, init scale 0.8, lr scale 0.4: stable rank 1.108, above the old fixed 1.1) uses 0.69 of
+ * its bound.
  *
  * Negative control: the squared loss converges to the least-squares direction, not the SVM
  * (with N ≥ d + 2, where the two differ).
@@ -27,19 +50,17 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Dataset } from '../src/data.js';
-import type { LossKind } from '../src/loss.js';
-import { angle, endToEnd } from '../src/measure.js';
-import { initWeights, modelSpec, type Weights } from '../src/model.js';
-import { stream } from '../src/rng.js';
+import { angle } from '../src/measure.js';
+import { modelSpec } from '../src/model.js';
 import { train, Trainer } from '../src/train.js';
+import { deepDirectionFailure, linearDirectionFailure, rankOneFailure } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
-import { fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
+import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
+import { deepCaseArb, deepLinearRun, linearFlowRun } from './runs.js';
 
 const T = 3000;
 /** r(t) moves less over the last decade than the one before; a set whose SVM multipliers differ 10× (data seed 18) gave 0.874. A direction drifting like log t gives ≥ 1. */
 const RESIDUAL_SETTLE = 0.95;
-/** A flake audit over fresh seeds found 0.163 → 0.150 (n = 7, width 2) in 1000 steps: slow, not wrong. */
-const DEEP_SHRINK = 0.95;
 
 /** Plain GD on the mean exp loss in float64 from w = 0: the baseline a user would run. */
 function plainGd64(data: Dataset, eta: number, steps: number): number[] {
@@ -59,8 +80,10 @@ function plainGd64(data: Dataset, eta: number, steps: number): number[] {
 
 describe('C5: a linear model turns to the SVM direction', () => {
   test('C5: constant-step GD: r(t) = w(t) − ŵ log t settles, so the angle to the SVM is O(1/log t)', () => {
+    let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
+        checked++;
         const { data, svm } = linearGapData(s);
         const eta = 1 / lambdaMax(data);
         const ws: number[][] = [];
@@ -76,11 +99,14 @@ describe('C5: a linear model turns to the SVM direction', () => {
       }),
       { numRuns: runs(3) },
     );
+    expectChecked('C5 constant step', checked, runs(3), 'C5-constant-step');
   });
 
   test('C5: the flow-following schedule reaches the angle of 100,000 plain GD steps in at most 2,000 steps', () => {
+    let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
+        checked++;
         const { data, svm } = linearGapData(s);
         const target = angle(plainGd64(data, 1 / lambdaMax(data), 100_000), svm.w);
         const trainer = new Trainer(data, [[new Array(s.d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 1 / maxRowNormSq(data.X) });
@@ -93,68 +119,41 @@ describe('C5: a linear model turns to the SVM direction', () => {
       }),
       { numRuns: runs(3) },
     );
+    expectChecked('C5 flow vs plain GD', checked, runs(3), 'C5-flow-speed');
   });
 });
 
-/** Stable rank ‖W‖_F²/‖W‖_2² and top singular vectors (power iteration on WᵀW). */
-function topSingular(W: number[][]): { stableRank: number; u: number[]; v: number[] } {
-  let v = W[0].map((_, j) => 1 / Math.sqrt(W[0].length) + 1e-3 * j);
-  let s = 0;
-  for (let it = 0; it < 300; it++) {
-    const Wv = W.map((row) => row.reduce((a, b, j) => a + b * v[j], 0));
-    const WtWv = v.map((_, j) => W.reduce((a, row, i) => a + row[j] * Wv[i], 0));
-    const n = Math.hypot(...WtWv);
-    if (n === 0) break;
-    v = WtWv.map((x) => x / n);
-    s = Math.sqrt(n);
-  }
-  const Wv = W.map((row) => row.reduce((a, b, j) => a + b * v[j], 0));
-  const u = Wv.map((x) => x / Math.hypot(...Wv));
-  const fro = W.reduce((a, row) => a + row.reduce((b, x) => b + x * x, 0), 0);
-  return { stableRank: fro / (s * s), u, v };
-}
-
-const deepCaseArb = fc.record({
-  data: linearGapArb,
-  depth: fc.integer({ min: 2, max: 3 }),
-  width: fc.integer({ min: 2, max: 4 }),
-  initScale: gridReal(0.5, 1),
-  lrScale: gridReal(0.4, 0.8),
+describe('C5: a linear model reaches the SVM direction and margin at the rate C/log t', () => {
+  test('C5: flow schedule: the part of w off the SVM direction stays bounded (angle ≤ C/log t) and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(linearGapArb, (s) => {
+        const r = linearFlowRun(s);
+        checked++;
+        expect(linearDirectionFailure(r.mid, r.end, r.margin, r.truth)).toBeNull();
+      }),
+      { numRuns: runs(8) },
+    );
+    expectChecked('C5 linear flow', checked, runs(8), 'C5-linear-flow');
+  });
 });
 
-function deepRun(c: typeof deepCaseArb extends fc.Arbitrary<infer T> ? T : never, loss: LossKind = 'exp') {
-  const { data, svm } = linearGapData(c.data);
-  const spec = modelSpec('deep-linear', c.depth, c.width);
-  const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
-  let last: Weights = init;
-  const angles: number[] = [];
-  const { records } = train(data, init, {
-    model: spec, loss, reduction: 'mean', schedule: loss === 'squared' ? 'constant' : 'flow', lr: c.lrScale / maxRowNormSq(data.X),
-  }, { steps: 1000, record: geometricSteps(1000, 1.3), annotate: (w) => { last = w; angles.push(angle(endToEnd(w), svm.w)); } });
-  return { records, last, data, angles };
-}
-
 describe('C5: a deep linear network turns to the SVM direction and its layers align', () => {
-  test('C5: deep linear, flow schedule: end-to-end direction → SVM, every layer rank one, adjacent layers aligned', () => {
-    let fitted = 0;
+  test('C5: deep linear, flow schedule: end-to-end direction → SVM, stable rank − 1 ≤ C/ρ² and alignment from the conserved imbalance', () => {
+    let checked = 0;
     fc.assert(
       fc.property(deepCaseArb, (c) => {
-        const { records, last, data, angles } = deepRun(c);
+        const { records, last, data, angles, D0, drift, svm } = deepLinearRun(c);
         const f = fittedIndex(records, data.X.length, 'mean', 'exp');
-        if (f < 0) return;
-        fitted++;
-        // The approach is slow (slower than 1/log t here): the angle shrinks by DEEP_SHRINK after
-        // L < 1, unless it was already below 0.01.
-        expect(angles.at(-1)!, 'angle of W_K⋯W_1 to the SVM at the end').toBeLessThanOrEqual(Math.max(DEEP_SHRINK * angles[f], 0.01));
-        const tops = last.map(topSingular);
-        for (const [k, t] of tops.entries()) expect(t.stableRank, `stable rank of layer ${k}`).toBeLessThan(1.1);
-        for (let k = 0; k + 1 < tops.length; k++) {
-          expect(Math.abs(tops[k + 1].v.reduce((s, x, i) => s + x * tops[k].u[i], 0)), `alignment of layers ${k}, ${k + 1}`).toBeGreaterThan(0.95);
-        }
+        fc.pre(f >= 0);
+        checked++;
+        const logSum = records.map((r) => r.logLoss + Math.log(data.X.length));
+        expect(deepDirectionFailure(records, f, angles, logSum, svm.gamma)).toBeNull();
+        expect(rankOneFailure(last, D0, drift)).toBeNull();
       }),
-      { numRuns: runs(4) },
+      { numRuns: runs(8) },
     );
-    expect(fitted).toBeGreaterThan(0);
+    expectChecked('C5 deep linear', checked, runs(8), 'C5-deep-linear');
   });
 });
 

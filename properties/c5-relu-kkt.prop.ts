@@ -70,7 +70,7 @@ import { angle, margins } from '../src/measure.js';
 import { modelSpec, type Weights } from '../src/model.js';
 import { maxMarginSvm, NotSeparableError, type SvmResult } from '../src/svm.js';
 import { train, type TrainRecord } from '../src/train.js';
-import { buildExperiment, curvatureScale, fittedIndex, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
+import { buildExperiment, curvatureScale, expectChecked, fittedIndex, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // (a) last layer on frozen ReLU features
@@ -149,6 +149,7 @@ describe('C5: the last layer on fixed ReLU features converges to the SVM of the 
       { numRuns: runs(8) },
     );
     expect(used, `preconditions held in only ${used} of ${drawn} draws (${separable} separable)`).toBeGreaterThanOrEqual(drawn / 5);
+    expectChecked('C5 ReLU features', used, runs(8), 'C5-relu-features');
   });
 });
 
@@ -251,6 +252,7 @@ describe('C5: the Lyu–Li integrated inequality', () => {
       { numRuns: runs(8) },
     );
     expect(used, `L < 1 reached in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 4);
+    expectChecked('C5 Lyu–Li', used, runs(8), 'C5-lyu-li');
   });
 });
 
@@ -328,5 +330,6 @@ describe('C5: α = softmax(−q) concentrates on the minimum-margin points', () 
     // ~38% of draws meet the preconditions on average; a flake audit saw 8 of 42 (19%) on one
     // seed, so the floor against a mostly-skipping property is a tenth.
     expect(used, `preconditions held in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 10);
+    expectChecked('C5 α concentration', used, runs(8), 'C5-alpha');
   });
 });

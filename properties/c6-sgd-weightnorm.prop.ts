@@ -50,12 +50,21 @@
  *         Negative controls: weight decay on v (a first-order −2ηλ‖v‖²) and stepping v along
  *         ∇_W L instead of ∇_v L (first-order −2η⟨v, ∇_W L⟩ = −2η(‖v‖/g)Σ_n ∂L/∂q_n q_n) break it
  *         by 10³–10⁶ × the bound.
- *   (iii) same stationary points, so the same limit margin: on deep linear nets (K = 2, where every
- *         run's limit is the SVM margin γ*, so "comparable" has one target), 300 WN steps with
- *         η = s/max‖x‖², s ∈ [1, 1.5], reach a per-layer normalized margin q_min/∏‖W_k‖ of at least
- *         80% of unconstrained GD's from the same init with the same η and number of steps
- *         (measured over 300 cases: at most 10.4% below it, up to 15% above). WN starts from the
- *         same network, g_k = ‖W_k‖, with ‖v_k‖ = 2 (v's scale is WN's free parameter). Why not
+ *   (iii) same stationary points, so the same limit direction: on deep linear nets (K = 2), 300 WN
+ *         steps with η = s/max‖x‖², s ∈ [1, 1.5], from the same network as plain GD (g_k = ‖W_k‖,
+ *         ‖v_k‖ = WN_V_NORM = 2: see below). Asserted from the first step with L < 1 (fc.pre:
+ *         reached within the first half of the run): the end-to-end predictor β = W_2W_1 stays
+ *         within asin √(1 − (γ̃_ρ/γ*)²) of the SVM direction, and that bound is smaller at the end
+ *         than at L < 1 (src/checks.ts deepDirectionFailure, the same check as C5's deep linear
+ *         nets). The bound is rigorous for any weights (ŵ is the minimum-norm feasible point);
+ *         what WN must do is grow its per-layer smoothed margin γ̃_ρ = −log L/ρ: WN changes only
+ *         the tangential speed of each layer (by g_k²/‖v_k‖²), and Lyu & Li's monotonicity argument
+ *         uses the radial part alone. This replaces "WN's normalized margin ≥ 80% of plain GD's
+ *         after 300 steps", a fixed threshold on a finite-t ratio that a flake audit failed (seed
+ *         492469559: 57% on 7 points in 3-d, init scale 0.5, where WN's small g_k slow its turn by
+ *         (g_k/‖v_k‖)²); the ratio is still printed. Like C5's deep-linear check, this one cannot
+ *         tell the SVM from a direction 0.05 rad off at these ρ (the bound is ~0.1–0.4 rad); it
+ *         fails on γ* halved (tried). Why ‖v_k‖ = 2 and not
  *         v_k = W_k: the direction of W_k moves g_k²/‖v_k‖² times as fast as under plain GD, ‖v_k‖
  *         stays put while g_k grows like ρ_k (×3–6 in 300 steps from a small init), and
  *         constant-step WN then passes its stability limit: runs from v_k = W_k, and from 1.5·W_k,
@@ -81,12 +90,13 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Dataset } from '../src/data.js';
 import type { LossKind, LossSpec } from '../src/loss.js';
-import { angle, dot, logLoss, margins, outputs, sumSquares } from '../src/measure.js';
+import { angle, dot, endToEnd, logLoss, logSumExp, margins, outputs, sumSquares } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { Trainer, train, type TrainRecord } from '../src/train.js';
 import { WeightNormTrainer, weightNormOf, type WeightNormOptions } from '../src/weightnorm.js';
-import { buildExperiment, curvatureScale, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { buildExperiment, curvatureScale, expectChecked, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
+import { deepDirectionFailure } from '../src/checks.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,11 +171,13 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
   test('C6: minibatch SGD with a fixed small step turns a linear model to the SVM direction and ρ grows', () => {
     const worst = { slope: Infinity, deficit: 0, angle: 0, overshoot: -Infinity, vsGd: 0 };
     const ratios: number[] = [];
+    let checked = 0;
     assertProperty({
       id: 'C6-sgd-direction',
       arb: sgdCaseArb,
       predicate: (c) => {
         const { records, svm, data, eta } = sgdRun(c, 'exp');
+        checked++;
         reportTrajectory('C6-sgd', records, { gammaStar: svm.gamma });
         const s = sgdStats(records, svm.gamma);
         const vsGd = Math.abs(s.angle - gdAngle64(data, eta, T, svm.w));
@@ -183,6 +195,7 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
     console.log(`C6 SGD worst run: slope ${worst.slope.toFixed(3)}‖ŵ‖ (≥ ${SGD_SLOPE}), deficit ratio ${worst.deficit.toFixed(3)} (≤ ${SGD_DEFICIT}), ` +
       `angle ${worst.angle.toFixed(3)} (≤ ${SGD_ANGLE}), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
       `${ratios.sort((a, b) => a - b)[ratios.length >> 1].toFixed(3)}), |SGD − GD| ${worst.vsGd.toFixed(4)} (≤ ${SGD_VS_GD})`);
+    expectChecked('C6 SGD', checked, runs(3));
   });
 });
 
@@ -267,7 +280,6 @@ function vNormChecks(v: Weights, v1: Weights, g: number[], gradG: number[], grad
 
 const WN_STEPS = 30;
 const WN_MARGIN_STEPS = 300;
-const WN_MARGIN_TOL = 0.2;
 /** (iii) starts from g_k = ‖W_k‖ and v_k = 2·W_k/‖W_k‖: the same network; see the header. */
 const WN_V_NORM = 2;
 /** (iii) skips inits where η·curvatureScale (common.ts) exceeds this: plain GD diverged from 19.6 up. */
@@ -303,10 +315,12 @@ function vNormRun(c: WnCase, controls: Partial<WeightNormOptions> = {}, stopAtFa
 describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD to float32 tolerance, and ‖v_{t+1}‖² = ‖v_t‖² + η²‖∇_v L‖² exactly', () => {
   test('C6: (i) ∂L/∂g_k = ⟨∇_{W_k}L, V_k⟩ at every step, so ġ_k = ρ̇_k (plain GD at the same weights and the float64 Euler form)', () => {
     let worst = 0;
+    let checked = 0;
     assertProperty({
       id: 'C6-wn-scale-flow',
       arb: wnCaseArb,
       predicate: (c) => {
+        checked++;
         const { spec, data, init, opts } = wnExperiment(c);
         const wn = new WeightNormTrainer(data, weightNormOf(init), opts);
         try {
@@ -338,16 +352,19 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
       params: { numRuns: runs(4) },
     });
     console.log(`C6 WN (i): worst |∂L/∂g − ⟨∇_W L, V⟩| = ${(100 * worst).toFixed(1)}% of the tolerance`);
+    expectChecked('C6 WN (i)', checked, runs(4));
   });
 
   test('C6: (ii) ‖v_{t+1}‖² = ‖v_t‖² + η²‖∇_v L‖² at every step, to a float32 rounding bound', () => {
     let worst = 0;
     let strong = 0;
     let checks = 0;
+    let cases = 0;
     assertProperty({
       id: 'C6-wn-v-norm',
       arb: wnCaseArb,
       predicate: (c) => {
+        cases++;
         const r = vNormRun(c);
         worst = Math.max(worst, r.worst);
         strong += r.strong;
@@ -358,12 +375,14 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
     });
     console.log(`C6 WN (ii): worst error ${(100 * worst).toFixed(1)}% of the bound; η² term ≥ 10× the bound in ${strong}/${checks} checks`);
     expect(strong, 'checks where the η² term is ≥ 10× the bound').toBeGreaterThanOrEqual(0.1 * checks);
+    expectChecked('C6 WN (ii)', cases, runs(4));
   });
 
-  test('C6: (iii) weight normalization reaches a normalized margin comparable to unconstrained training (deep linear, ≥ 80% of it)', () => {
+  test('C6: (iii) weight normalization turns a deep linear net towards the SVM: its end-to-end direction stays under a margin bound that shrinks', () => {
     const worst = { low: Infinity, high: -Infinity, vsFlow: 0 };
     let total = 0;
     let skipped = 0;
+    let checkedMargin = 0;
     const caseArb = fc.record({ data: linearGapArb, width: fc.integer({ min: 2, max: 4 }), initScale: gridReal(0.5, 1), lrScale: gridReal(1, 1.5) });
     assertProperty({
       id: 'C6-wn-margin',
@@ -384,12 +403,22 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         p.v = p.v.map((V, k) => V.map((row) => row.map((x) => (WN_V_NORM * x) / p.g[k])));
         const wn = new WeightNormTrainer(data, p, { model: spec, loss: 'exp', reduction: 'mean', lr: eta });
         let wnMargin: number;
+        // WN's trajectory in function space: ρ, log of the sum loss and the end-to-end angle to the SVM
+        const path: { step: number; rho: number; logSum: number; angle: number }[] = [];
         try {
-          for (let s = 0; s < WN_MARGIN_STEPS; s++) wn.step();
+          for (let s = 0; s <= WN_MARGIN_STEPS; s++) {
+            if (s > 0) wn.step();
+            const W = wn.weights();
+            path.push({ step: s, rho: W.reduce((r, M) => r * Math.sqrt(sumSquares(M)), 1), logSum: logSumExp(margins(W, data, spec.kind).map((q) => -q)), angle: angle(endToEnd(W), svm.w) });
+          }
           wnMargin = perLayer(wn.weights());
         } finally {
           wn.dispose();
         }
+        const fit = path.findIndex((r) => r.logSum < 0);
+        fc.pre(fit >= 0 && fit < WN_MARGIN_STEPS / 2); // claims start at L < 1, with half the run left
+        checkedMargin++;
+        expect(deepDirectionFailure(path, fit, path.map((r) => r.angle), path.map((r) => r.logSum), svm.gamma), 'WN: end-to-end direction under the margin bound, which shrinks').toBeNull();
         const plain = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: eta }, { steps: WN_MARGIN_STEPS }).weights;
         const flow = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 0.5 / maxRowNormSq(data.X) }, { steps: WN_MARGIN_STEPS }).weights;
         const plainMargin = perLayer(plain);
@@ -398,12 +427,12 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         worst.high = Math.max(worst.high, wnMargin / plainMargin - 1);
         worst.vsFlow = Math.max(worst.vsFlow, Math.abs(wnMargin - flowMargin) / flowMargin);
         expect(plainMargin, 'unconstrained margin').toBeGreaterThan(0);
-        expect(wnMargin / plainMargin, `WN margin ${wnMargin} vs unconstrained ${plainMargin} (flow run ${flowMargin}, γ* = ${svm.gamma})`).toBeGreaterThanOrEqual(1 - WN_MARGIN_TOL);
       },
       params: { numRuns: runs(3) },
     });
-    console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (must be ≥ −${100 * WN_MARGIN_TOL}%); ` +
+    console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (not asserted: a finite-t ratio); ` +
       `within ${(100 * worst.vsFlow).toFixed(1)}% of the flow-schedule run (not asserted); ${skipped} of ${total} draws skipped (misfit init)`);
+    expectChecked('C6 WN (iii)', checkedMargin, runs(3));
   });
 });
 
@@ -525,7 +554,7 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
           model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr, batchSize: c.batch, seed: c.setting.seed,
         }, { steps: HESS_STEPS });
         // a run stuck on a dead-ReLU plateau is at no minimum of interest
-        if (records.at(-1)!.logLoss + Math.log(data.X.length) >= 0) return;
+        fc.pre(records.at(-1)!.logLoss + Math.log(data.X.length) < 0);
         const ev = sphereHessianSpectrum(weights, data, spec.kind);
         const norm = Math.max(...ev.map(Math.abs));
         lines.push(`n=${data.X.length} d=${c.setting.d} width=${c.setting.width}: λ_min/‖H‖ = ${(ev[0] / norm).toFixed(4)}, spectrum/‖H‖ [${ev.map((v) => (v / norm).toFixed(3)).join(' ')}]`);
@@ -534,5 +563,6 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
       params: { numRuns: runs(2) },
     });
     console.log(`C6 (exploratory) sphere Hessian after ${HESS_STEPS} SGD steps, ${lines.length} of ${total} draws fitted (the rest skipped or on a plateau):\n  ${lines.join('\n  ')}`);
+    expectChecked('C6 sphere Hessian (exploratory)', lines.length, runs(2));
   });
 });

@@ -9,6 +9,7 @@ import { Trainer, type TrainOptions, type TrainRecord } from '../src/train.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { withMarginGap, type SvmResult } from '../src/svm.js';
+import { reportRun } from './store.js';
 
 /** Run count for a property: its own default, times 10 in the explore profile, or THEORY3_RUNS. */
 export function runs(base: number): number {
@@ -220,4 +221,16 @@ export function trainFarPastFit(
     trainer.dispose();
   }
   return { records, fitIndex, rhoAtFit: fitIndex >= 0 ? records[fitIndex].rho : NaN, reached };
+}
+
+/**
+ * Every property says how many cases it checked (after its fc.pre preconditions) and asserts a
+ * floor: a property that skips silently proves nothing.
+ */
+export function expectChecked(name: string, checked: number, floor: number, reportId?: string): void {
+  console.log(`${name}: ${checked} cases checked`);
+  // Properties run through fc.assert (not store.ts) leave their count for the report here; those
+  // run through assertProperty/checkProperty have reported fast-check's own count already.
+  if (reportId) reportRun(reportId, { numRuns: checked, seed: inject('theory3').seed, failed: checked < floor });
+  if (checked < floor) throw new Error(`${name}: only ${checked} cases checked, fewer than ${floor}`);
 }
