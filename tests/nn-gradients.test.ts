@@ -18,7 +18,8 @@ import { describe, expect, test } from 'vitest';
 import { Conv2d, type Padding } from '../src/nn/conv2d.js';
 import { Dense } from '../src/nn/dense.js';
 import { sizeOf, type Layer } from '../src/nn/layer.js';
-import { buildNetwork, initParams, type NetSpec, type Network } from '../src/nn/network.js';
+import { initParams, type Network } from '../src/nn/network.js';
+import { netCaseArb, tinyNet } from './nn-cases.js';
 import { Pool, type PoolKind } from '../src/nn/pool.js';
 import { stream, type Rng } from '../src/rng.js';
 import { abs64, centralDifferences, dot64, layer64, network64 } from './nn-reference64.js';
@@ -131,32 +132,6 @@ describe('nn layers: backward passes against float64 central differences', () =>
     expect([...seen].sort()).toEqual(['avgpool', 'conv2d', 'dense', 'maxpool']);
   });
 });
-
-const netCaseArb = fc.record({
-  cnn: fc.boolean(),
-  N: fc.integer({ min: 1, max: 3 }),
-  H: fc.integer({ min: 3, max: 8 }),
-  cin: fc.integer({ min: 1, max: 2 }),
-  channels: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
-  kernel: fc.integer({ min: 1, max: 3 }),
-  pool: fc.constantFrom<PoolKind | 'none'>('avg', 'max', 'none'),
-  padding: fc.constantFrom<Padding>('valid', 'same'),
-  relu: fc.boolean(),
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-});
-type NetCase = typeof netCaseArb extends fc.Arbitrary<infer T> ? T : never;
-
-/** A tiny network of the case, or null if its layers do not fit the input. */
-function tinyNet(c: NetCase): Network | null {
-  const spec: NetSpec = c.cnn
-    ? { kind: 'cnn', inShape: [c.H, c.H, c.cin], channels: c.channels, kernel: c.kernel, pool: c.pool, poolSize: 2, padding: c.padding }
-    : { kind: 'mlp', inShape: [c.H], widths: c.channels, relu: c.relu };
-  try {
-    return buildNetwork(spec);
-  } catch {
-    return null; // a window larger than what is left of the image
-  }
-}
 
 /** Σ_n δ_n ∂f_n/∂W_k from Network.backward on the active backend. */
 function networkGradient(net: Network, x: Float32Array, N: number, params: Float32Array[], delta: Float32Array): Float32Array[] {

@@ -1,0 +1,220 @@
+import * as tf from '@tensorflow/tfjs';
+import { DivergenceError, InputError } from '../errors.js';
+import { objectiveOfOutputs, type LossSpec } from '../loss.js';
+import { FLOAT32_MIN_NORMAL, logAddExp, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
+import { sizeOf, type Forward, type Shape } from './layer.js';
+import type { Network } from './network.js';
+
+/**
+ * Training of a Network (src/nn) with the project's step pipeline:
+ *   1. forward on the backend, one download of the outputs f;
+ *   2. the host evaluates log L and ∂ log L/∂f in float64 (objectiveOfOutputs) and picks the
+ *      step's coefficient c (scheduleCoefficient, or a schedule given in the options);
+ *   3. one upload of δ = −c ∂ log L/∂f (entries below the smallest normal float32 sent as 0:
+ *      subnormal operands slow float32 arithmetic ~20×, see src/train.ts);
+ *   4. backward on the backend, one download per layer of U_k = Σ_n δ_n ∂f_n/∂W_k = −c g_k;
+ *   5. W_k + m_k U_k in float64, rounded to float32 once.
+ * The host copy of the parameters is the truth; the backend gets a fresh upload after each step.
+ * So undoing a step (a schedule that rejects a step which raised the loss) is putting the previous
+ * host arrays back, and the step is split in two — evaluate() (1–2), descend(c) (3–5) — so that a
+ * schedule can look at log L before choosing c or rejecting the last step.
+ */
+export interface NetTrainOptions extends LossSpec {
+  schedule: Schedule;
+  /** η of the constant schedule, η₀ of the flow schedule. */
+  lr: number;
+  /** Negative control: per-layer multipliers of the step, which break the balance identities. */
+  layerLr?: number[];
+  /** Replaces the schedule: the coefficient c of W ← W − c·g from log L (or L when !isLog). */
+  coefficient?: (logL: number, isLog: boolean) => number;
+}
+
+/** Images (or vectors) as rows: X holds N examples of `shape` each, row-major; y_n ∈ {−1, +1}. */
+export interface ArraySet {
+  X: Float32Array;
+  shape: Shape;
+  y: ArrayLike<number>;
+}
+
+export interface Evaluation {
+  /** log L (isLog) or L (squared) at the current parameters. */
+  value: number;
+  isLog: boolean;
+  /** ∂value/∂f_n. */
+  grad: Float64Array;
+  /** The outputs f_n. */
+  f: Float32Array;
+}
+
+interface Pending extends Evaluation {
+  tape: Forward[];
+  W: tf.Tensor[];
+}
+
+export class NetTrainer {
+  /** The parameters, one flat array per weight layer (row-major in its weightShape). */
+  params: Float32Array[];
+  readonly n: number;
+  stepCount = 0;
+  logFlowTime = -Infinity;
+  /** log L before the last step that had a finite loss, for divergence reports. */
+  lastFiniteLogLoss = NaN;
+  /** U_k of the last step: what it added to each layer (before rounding), for exact step checks. */
+  lastUpdate: Float64Array[] | null = null;
+  private readonly X: tf.Tensor;
+  private readonly y: Float64Array;
+  private device: tf.Tensor[] | null = null;
+  private pending: Pending | null = null;
+  private previous: { params: Float32Array[]; stepCount: number; logFlowTime: number } | null = null;
+
+  constructor(readonly net: Network, data: ArraySet, init: Float32Array[], readonly opts: NetTrainOptions) {
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
+    if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
+    const shapes = net.weightShapes;
+    if (init.length !== shapes.length) throw new InputError(`the network has ${shapes.length} weight layers, ${init.length} given`);
+    init.forEach((W, k) => {
+      if (W.length !== sizeOf(shapes[k])) throw new InputError(`layer ${k} needs ${sizeOf(shapes[k])} weights [${shapes[k].join(', ')}], got ${W.length}`);
+    });
+    if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
+    const d = sizeOf(data.shape);
+    if (sizeOf(net.inShape) !== d || data.shape.length !== net.inShape.length || data.shape.some((v, i) => v !== net.inShape[i])) {
+      throw new InputError(`the data have examples of shape [${data.shape.join(', ')}], the network takes [${net.inShape.join(', ')}]`);
+    }
+    this.n = data.y.length;
+    if (data.X.length !== this.n * d) throw new InputError(`${data.X.length} values are not ${this.n} examples of ${d}`);
+    this.y = Float64Array.from(data.y);
+    this.params = init.map((W) => Float32Array.from(W));
+    this.X = tf.tensor(data.X, [this.n, ...data.shape]);
+  }
+
+  get degree(): number {
+    return this.net.degree;
+  }
+
+  /** The parameters on the backend, uploaded from the host copy when it changed. */
+  private weights(): tf.Tensor[] {
+    if (!this.device) this.device = tf.tidy(() => this.params.map((p, k) => tf.tensor(p, this.net.weightShapes[k] as number[])));
+    return this.device;
+  }
+
+  /**
+   * Forward pass and loss at the current parameters. The activations stay on the backend for
+   * descend(); discard() frees them instead. Throws DivergenceError if the loss is not finite.
+   */
+  evaluate(): Evaluation {
+    this.discard();
+    const W = this.weights();
+    tf.engine().startScope();
+    try {
+      const { f, tape } = this.net.forward(this.X, W);
+      const fv = f.dataSync() as Float32Array;
+      const { value, isLog, grad } = objectiveOfOutputs(fv, this.y, this.opts);
+      if (!Number.isFinite(value)) {
+        throw new DivergenceError(
+          `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
+            (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
+        );
+      }
+      this.pending = { value, isLog, grad, f: fv, tape, W };
+      return { value, isLog, grad, f: fv };
+    } catch (e) {
+      tf.engine().endScope();
+      throw e;
+    }
+  }
+
+  /** Frees the activations of an evaluate() that will not be followed by descend(). */
+  discard(): void {
+    if (!this.pending) return;
+    this.pending = null;
+    tf.engine().endScope();
+  }
+
+  /** The schedule's coefficient c for the evaluated loss. */
+  coefficient(e: Evaluation): number {
+    if (this.opts.coefficient) return this.opts.coefficient(e.value, e.isLog);
+    // scheduleCoefficient reads only the loss, reduction, schedule and step of its options
+    return scheduleCoefficient({ ...this.opts, model: { kind: 'relu', depth: this.degree, width: 1 } }, this.degree, this.n, e.isLog ? e.value : Math.log(e.value), e.isLog);
+  }
+
+  /** Steps W ← W − c·g from the last evaluate() (g = ∇ log L, or ∇L for squared). */
+  descend(c: number): StepInfo {
+    const p = this.pending;
+    if (!p) throw new Error('descend() needs an evaluate() first');
+    const logL = p.isLog ? p.value : Math.log(p.value);
+    let U: Float64Array[];
+    try {
+      const delta = new Float32Array(p.grad.length);
+      for (let i = 0; i < delta.length; i++) {
+        const d = -c * p.grad[i];
+        delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
+      }
+      const G = this.net.backward(tf.tensor1d(delta), p.tape, p.W);
+      U = G.map((g, k) => {
+        const m = this.opts.layerLr?.[k] ?? 1;
+        const u = g.dataSync();
+        return Float64Array.from(u, (v) => m * v);
+      });
+    } finally {
+      this.discard();
+    }
+    this.previous = { params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
+    this.params = this.params.map((w, k) => {
+      const u = U[k];
+      const next = new Float32Array(w.length);
+      for (let i = 0; i < w.length; i++) next[i] = w[i] + u[i];
+      return next;
+    });
+    this.lastUpdate = U;
+    tf.dispose(this.device!);
+    this.device = null;
+    // log η_t = log c − log L in log space (η_t passes float64 once log(1/L) > 709)
+    const logStep = p.isLog ? Math.log(c) - logL : Math.log(c);
+    this.lastFiniteLogLoss = logL;
+    this.stepCount++;
+    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
+    return { logLoss: logL, stepSize: p.isLog ? Math.exp(logStep) : c };
+  }
+
+  /** One step of the configured schedule. */
+  step(): StepInfo {
+    return this.descend(this.coefficient(this.evaluate()));
+  }
+
+  /** Puts back the parameters, step count and flow time from before the last step (one level). */
+  undo(): void {
+    if (!this.previous) throw new Error('no step to undo');
+    this.discard();
+    ({ params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime } = this.previous);
+    this.previous = null;
+    this.lastUpdate = null;
+    tf.dispose(this.device ?? []);
+    this.device = null;
+  }
+
+  /** f_n at the current parameters (float32 outputs of the backend). */
+  outputs(): Float32Array {
+    this.discard();
+    const W = this.weights();
+    return tf.tidy(() => this.net.forward(this.X, W).f.dataSync() as Float32Array);
+  }
+
+  /** ∇ of the objective (L itself, not log L) at the current parameters, in float64 from float32. */
+  gradient(): { logLoss: number; grads: Float64Array[] } {
+    const e = this.evaluate();
+    const p = this.pending!;
+    try {
+      const G = this.net.backward(tf.tensor1d(Float32Array.from(e.grad)), p.tape, p.W);
+      const scale = e.isLog ? Math.exp(e.value) : 1;
+      return { logLoss: e.isLog ? e.value : Math.log(e.value), grads: G.map((g) => Float64Array.from(g.dataSync(), (v) => v * scale)) };
+    } finally {
+      this.discard();
+    }
+  }
+
+  dispose(): void {
+    this.discard();
+    tf.dispose([this.X, ...(this.device ?? [])]);
+    this.device = null;
+  }
+}
