@@ -29,8 +29,11 @@
  *    second = R / (time of one step of all R). Both with one data set shared by all replicates and
  *    with R data sets (seeds 1..R), which keeps the data-side products batched (src/ensemble.ts).
  *
- * Writes bench/results.json (git-ignored) and prints the tables. Takes about 3½ minutes.
- * `tsx bench/bench.ts --replicates-only` runs section 4 alone and prints it without writing.
+ * 5. The CNN step of src/nn against PyTorch on one and two threads (bench/cnn.ts).
+ *
+ * Writes bench/results.json (git-ignored) and prints the tables. Takes about 5 minutes.
+ * `tsx bench/bench.ts --replicates-only` runs section 4 alone, `--cnn-only` section 5, and print
+ * it without writing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -45,6 +48,7 @@ import { withMarginGap } from '../src/svm.js';
 import { Trainer, type Schedule, type TrainOptions } from '../src/train.js';
 import { EnsembleTrainer } from '../src/ensemble.js';
 import { LegacyTrainer } from './legacy.js';
+import { cnnBench, printCnn } from './cnn.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = path.join(repoRoot, 'fixtures', 'soudry2d.json');
@@ -368,6 +372,11 @@ async function main() {
     printReplicates(replicatesBench());
     return;
   }
+  if (process.argv.includes('--cnn-only')) {
+    await useBackend('wasm');
+    printCnn(await cnnBench());
+    return;
+  }
   const started = performance.now();
   const steps: StepResult[] = [];
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -382,6 +391,8 @@ async function main() {
   process.stderr.write(`replicates per second on wasm (N = ${REPLICATE_N})…\n`);
   await useBackend('wasm');
   const replicates = replicatesBench();
+  process.stderr.write('CNN step on wasm against PyTorch…\n');
+  const cnn = await cnnBench();
   const results = {
     date: new Date().toISOString(),
     node: process.version,
@@ -390,6 +401,7 @@ async function main() {
     steps,
     referenceBreakdownWasm: where,
     timeToDecision: decision,
+    cnnStep: cnn,
     replicatesPerSecond: { backend: 'wasm', case: `2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, mean, constant step, full batch`, results: replicates },
     totalSeconds: (performance.now() - started) / 1000,
   };
@@ -427,6 +439,7 @@ async function main() {
   if (d.constant.first && d.flow.first) console.log(`  time to the first angle ≤ ${d.angle}, constant/flow: ${(d.constant.first.seconds / d.flow.first.seconds).toFixed(2)}×`);
   console.log('  (the angle along the path is not monotone: it can dip below the threshold early and come back up)');
   printReplicates(replicates);
+  printCnn(cnn);
   console.log(`\nwrote ${path.relative(process.cwd(), OUT)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 

@@ -5,6 +5,10 @@ const USAGE = `usage:
       --loss exp|logistic|squared [--reduction sum|mean] [--schedule constant|flow] --lr ETA --steps T
       [--init zero|gaussian|FILE] [--init-scale S] [--seed S] [--record 1,10,100,...] [--batch-size B]
       [--backend wasm|cpu] [--out FILE]
+  theory3 train --model cnn --data FILE [--image-shape H,W,C] [--channels 8,16] [--kernel 3]
+      [--pool avg|max|none] [--pool-size 2] [--padding valid|same] --loss … --lr ETA --steps T
+      [--schedule constant|flow] [--reduction sum|mean] [--init gaussian|FILE] [--init-scale S] [--seed S]
+      [--record …] [--backend wasm|cpu] [--out FILE]
   theory3 svm --data FILE [--out FILE]
   theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
   theory3 verify [--report DIR] [vitest filters…]`;

@@ -5,6 +5,7 @@ import { LOSS_KINDS } from '../loss.js';
 import { checkWeights, initWeights, MODEL_KINDS, modelSpec, type ModelSpec, type Weights } from '../model.js';
 import { stream } from '../rng.js';
 import { SCHEDULES, train, type TrainOptions, type TrainRecord } from '../train.js';
+import { runTrainNet, wantsNetwork } from './train-net.js';
 import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, required } from './args.js';
 
 const OPTIONS = [
@@ -81,6 +82,7 @@ export type Annotator = (job: TrainJob) => ((weights: Weights, record: TrainReco
 
 /** Runs `train` and returns its output object (config, backend, records, final weights). */
 export async function runTrain(argv: string[], annotator?: Annotator) {
+  if (wantsNetwork(argv)) return runTrainNet(argv);
   const job = parseTrainJob(argv);
   await useBackend(job.config.backend);
   const { records, weights } = train(job.dataset, job.init, job.config, {

@@ -4,6 +4,7 @@ import type { Backward, Forward, Layer, Shape, UnitAxes } from './layer.js';
 import { reluBackward } from './relu.js';
 
 export type Padding = 'valid' | 'same';
+export const PADDINGS: readonly Padding[] = ['valid', 'same'];
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
