@@ -133,12 +133,21 @@ describe('nn layers: backward passes against float64 central differences', () =>
   });
 });
 
-/** Σ_n δ_n ∂f_n/∂W_k from Network.backward on the active backend. */
-function networkGradient(net: Network, x: Float32Array, N: number, params: Float32Array[], delta: Float32Array): Float32Array[] {
+/**
+ * Σ_n δ_n ∂f_n/∂W_k from Network.backward on the active backend; `constant`: with the input's
+ * patches precomputed (the path of full-batch training, Conv2d.cacheConstantInput).
+ */
+function networkGradient(net: Network, x: Float32Array, N: number, params: Float32Array[], delta: Float32Array, constant: boolean): Float32Array[] {
   return scoped(() => {
     const W = params.map((p, k) => tf.tensor(p, net.weightShapes[k] as number[]));
-    const { tape } = net.forward(tf.tensor(x, [N, ...net.inShape]), W);
-    return net.backward(tf.tensor1d(delta), tape, W).map((g) => g.dataSync() as Float32Array);
+    const xt = tf.tensor(x, [N, ...net.inShape]);
+    if (constant) net.cacheConstantInput(xt);
+    try {
+      const { tape } = net.forward(xt, W);
+      return net.backward(tf.tensor1d(delta), tape, W).map((g) => g.dataSync() as Float32Array);
+    } finally {
+      net.releaseConstantInput();
+    }
   });
 }
 
@@ -179,7 +188,7 @@ async function tapeGradient(net: Network, x: Float32Array, N: number, params: Fl
 }
 
 describe('nn networks: Network.backward against central differences and the tfjs tape (cpu)', () => {
-  test('CNNs (avg, max or no pooling, valid or same) and MLPs with random tiny shapes', async () => {
+  test('CNNs (avg, max or no pooling, valid or same; first filter gradient by the general and the constant-input path) and MLPs with random tiny shapes', async () => {
     let checked = 0;
     let skipped = 0;
     await fc.assert(
@@ -195,7 +204,8 @@ describe('nn networks: Network.backward against central differences and the tfjs
         if (!far) skipped++;
         fc.pre(far);
         checked++;
-        const mine = networkGradient(net, x, c.N, params, delta);
+        const mine = networkGradient(net, x, c.N, params, delta, false);
+        const cached = networkGradient(net, x, c.N, params, delta, true);
         const tape = await tapeGradient(net, x, c.N, params, delta);
         const absParams = params.map(abs64);
         const absX = abs64(x);
@@ -209,6 +219,7 @@ describe('nn networks: Network.backward against central differences and the tfjs
           const fd = centralDifferences(p, (v) => dot64(delta, network64(net, x, c.N, with_(v)).y), H_FD);
           const S = centralDifferences(absParams[k], (v) => dot64(absD, network64(net, absX, c.N, absParams.map((q, j) => (j === k ? v : q)), true).y), H_FD);
           compare(`layer ${k} vs central differences`, mine[k], fd, S, m, fdNoise);
+          compare(`layer ${k} (constant-input path) vs central differences`, cached[k], fd, S, m, fdNoise);
           // tape and hand-written pass are two float32 computations: twice the rounding bound
           compare(`layer ${k} vs tfjs tape`, mine[k], tape[k], S, 2 * m, 0);
         });

@@ -27,6 +27,8 @@ export class Conv2d implements Layer {
   readonly unitAxes: UnitAxes = { in: 2, out: 3 };
   /** Rows and columns of zeros around the input: [top, bottom], [left, right]. */
   private readonly pad: [[number, number], [number, number]];
+  /** A constant input (see cacheConstantInput) and its patches, transposed: Pᵀ [kh·kw·cin, N·Ho·Wo]. */
+  private constant: { x: tf.Tensor; patchesT: tf.Tensor2D } | null = null;
 
   constructor(readonly inShape: Shape, readonly channels: number, readonly kernel: number, readonly padding: Padding, readonly relu = true) {
     if (inShape.length !== 3) throw new InputError(`a convolution needs image inputs [height, width, channels], got [${inShape.join(', ')}]`);
@@ -56,7 +58,53 @@ export class Conv2d implements Layer {
     return { dW: this.filterGradient(x, dz), dx: needDx ? this.inputGradient(dz, W as tf.Tensor4D) : null };
   }
 
+  /**
+   * For an input given at every step (the data, in full-batch training) the filter gradient is one
+   * product dW = Pᵀ·dz with the patches P [N·Ho·Wo, kh·kw·cin] of the input: Pᵀ is built once here
+   * on the host and kept, and dz is a plain right operand. On wasm this is ~3.5× faster than the
+   * swapped-axes convolution below, which needs a transpose of dz every step. The patches take
+   * kh·kw times the input's memory; past 2²⁶ values (256 MB) the general path is kept.
+   */
+  cacheConstantInput(x: tf.Tensor): void {
+    this.releaseConstantInput();
+    const [N, H, W, cin] = x.shape;
+    const [Ho, Wo] = this.outShape;
+    const k = this.kernel;
+    const M = N * Ho * Wo;
+    if (k * k * cin * M > 2 ** 26) return;
+    const xs = x.dataSync();
+    const [[top], [left]] = this.pad;
+    const P = new Float32Array(k * k * cin * M);
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b < k; b++) {
+        for (let i = 0; i < cin; i++) {
+          const row = ((a * k + b) * cin + i) * M;
+          for (let n = 0; n < N; n++) {
+            for (let p = 0; p < Ho; p++) {
+              const r = p + a - top;
+              if (r < 0 || r >= H) continue; // zero padding
+              for (let q = 0; q < Wo; q++) {
+                const c = q + b - left;
+                if (c >= 0 && c < W) P[row + (n * Ho + p) * Wo + q] = xs[((n * H + r) * W + c) * cin + i];
+              }
+            }
+          }
+        }
+      }
+    }
+    this.constant = { x, patchesT: tf.tensor2d(P, [k * k * cin, M]) };
+  }
+
+  releaseConstantInput(): void {
+    this.constant?.patchesT.dispose();
+    this.constant = null;
+  }
+
   private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
+    if (this.constant && this.constant.x === x) {
+      const M = this.constant.patchesT.shape[1];
+      return tf.reshape(tf.matMul(this.constant.patchesT, tf.reshape(dz, [M, this.channels]) as tf.Tensor2D), this.weightShape as [number, number, number, number]);
+    }
     const [[t, b], [l, r]] = this.pad;
     const padded = t + b + l + r > 0 ? tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]) : x;
     const xT = tf.transpose(padded, [3, 1, 2, 0]); // [cin, H̄, W̄, N]

@@ -46,6 +46,12 @@ export interface Layer {
   readonly unitAxes: UnitAxes | null;
   forward(x: tf.Tensor, W: tf.Tensor | null): Forward;
   backward(dy: tf.Tensor, saved: tf.Tensor[], W: tf.Tensor | null, needDx: boolean): Backward;
+  /**
+   * Optional: precompute what backward needs from an input that every step will give again (the
+   * data of full-batch training), and free it. Backward uses it only when given that very tensor.
+   */
+  cacheConstantInput?(x: tf.Tensor): void;
+  releaseConstantInput?(): void;
 }
 
 export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);

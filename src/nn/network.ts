@@ -42,6 +42,15 @@ export class Network {
     return this.weightLayers.map((i) => this.layers[i].weightShape!);
   }
 
+  /** Lets the first layer precompute from data that every step will pass again (full batch). */
+  cacheConstantInput(x: tf.Tensor): void {
+    this.layers[0].cacheConstantInput?.(x);
+  }
+
+  releaseConstantInput(): void {
+    this.layers[0].releaseConstantInput?.();
+  }
+
   /** f for a batch x [N, …inShape] as [N], and what backward needs. W: one tensor per weight layer. */
   forward(x: tf.Tensor, W: tf.Tensor[]): { f: tf.Tensor1D; tape: Forward[] } {
     const tape: Forward[] = [];

@@ -11,7 +11,7 @@ export const POOL_KINDS: readonly PoolKind[] = ['avg', 'max'];
  * and max(cx) = c·max(x) for c > 0 — so pooling keeps the network homogeneous and adds no weights;
  * it keeps channels apart, so a channel is the same unit before and after it.
  *
- * Backward. Average: every input of a window gets dy/s², one broadcast multiply (the AvgPoolGrad
+ * Backward. Average: every input of a window gets dy/s², an upsampling of dy/s² (the AvgPoolGrad
  * kernel does the same work several times slower on wasm). Max: dy goes to the first maximum of
  * each window (where several entries tie, routing it to one of them is a one-sided derivative;
  * routing it to all would break ⟨x, ∂f/∂x⟩ = f). The windows are laid out along a last axis and
@@ -47,7 +47,7 @@ export class Pool implements Layer {
     const N = dy.shape[0];
     const [H, W, C] = this.inShape;
     const [Ho, Wo] = this.outShape;
-    let spread: tf.Tensor; // [N, Ho, s, Wo, s, C]
+    let spread: tf.Tensor; // [N, Ho·s, Wo·s, C]
     if (this.pool === 'max') {
       let x = saved[0];
       if (Ho * s < H || Wo * s < W) x = tf.slice(x, [0, 0, 0, 0], [N, Ho * s, Wo * s, C]);
@@ -56,11 +56,15 @@ export class Pool implements Layer {
       const first = tf.cast(tf.oneHot(tf.reshape(tf.argMax(windows, -1), [-1]), s * s), 'float32'); // [N·Ho·Wo·C, s²]
       const routed = tf.mul(first, tf.reshape(dy, [-1, 1]));
       spread = tf.transpose(tf.reshape(routed, [N, Ho, Wo, C, s, s]), [0, 1, 4, 2, 5, 3]);
+      spread = tf.reshape(spread, [N, Ho * s, Wo * s, C]);
+    } else if (s === 2) {
+      // nearest-neighbour upsampling by 2 copies each entry to its 2×2 window (source row ⌊r·½⌋,
+      // exact in float32); on wasm ~3× faster than a broadcast multiply into a 6-D shape
+      spread = tf.image.resizeNearestNeighbor(tf.mul(dy, 1 / (s * s)) as tf.Tensor4D, [Ho * s, Wo * s]);
     } else {
-      spread = tf.mul(tf.reshape(dy, [N, Ho, 1, Wo, 1, C]), tf.fill([1, 1, s, 1, s, 1], 1 / (s * s)));
+      spread = tf.reshape(tf.mul(tf.reshape(dy, [N, Ho, 1, Wo, 1, C]), tf.fill([1, 1, s, 1, s, 1], 1 / (s * s))), [N, Ho * s, Wo * s, C]);
     }
-    let dx = tf.reshape(spread, [N, Ho * s, Wo * s, C]);
-    if (Ho * s < H || Wo * s < W) dx = tf.pad(dx, [[0, 0], [0, H - Ho * s], [0, W - Wo * s], [0, 0]]);
+    const dx = Ho * s < H || Wo * s < W ? tf.pad(spread, [[0, 0], [0, H - Ho * s], [0, W - Wo * s], [0, 0]]) : spread;
     return { dx, dW: null };
   }
 }

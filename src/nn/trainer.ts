@@ -85,6 +85,7 @@ export class NetTrainer {
     this.y = Float64Array.from(data.y);
     this.params = init.map((W) => Float32Array.from(W));
     this.X = tf.tensor(data.X, [this.n, ...data.shape]);
+    net.cacheConstantInput(this.X);
   }
 
   get degree(): number {
@@ -214,6 +215,7 @@ export class NetTrainer {
 
   dispose(): void {
     this.discard();
+    this.net.releaseConstantInput();
     tf.dispose([this.X, ...(this.device ?? [])]);
     this.device = null;
   }
