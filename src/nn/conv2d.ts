@@ -27,8 +27,8 @@ export class Conv2d implements Layer {
   readonly unitAxes: UnitAxes = { in: 2, out: 3 };
   /** Rows and columns of zeros around the input: [top, bottom], [left, right]. */
   private readonly pad: [[number, number], [number, number]];
-  /** A constant input (see cacheConstantInput) and its patches, transposed: Pᵀ [kh·kw·cin, N·Ho·Wo]. */
-  private constant: { x: tf.Tensor; patchesT: tf.Tensor2D } | null = null;
+  /** A constant input (see cacheConstantInput) and its patches P [N·Ho·Wo, kh·kw·cin]. */
+  private constant: { x: tf.Tensor; patches: tf.Tensor2D } | null = null;
 
   constructor(readonly inShape: Shape, readonly channels: number, readonly kernel: number, readonly padding: Padding, readonly relu = true) {
     if (inShape.length !== 3) throw new InputError(`a convolution needs image inputs [height, width, channels], got [${inShape.join(', ')}]`);
@@ -60,9 +60,11 @@ export class Conv2d implements Layer {
 
   /**
    * For an input given at every step (the data, in full-batch training) the filter gradient is one
-   * product dW = Pᵀ·dz with the patches P [N·Ho·Wo, kh·kw·cin] of the input: Pᵀ is built once here
-   * on the host and kept, and dz is a plain right operand. On wasm this is ~3.5× faster than the
-   * swapped-axes convolution below, which needs a transpose of dz every step. The patches take
+   * product with the patches P [N·Ho·Wo, kh·kw·cin] of the input, built once here on the host:
+   * dWᵀ = dzᵀ·P. P stays the right operand in one shape, so XNNPACK packs it once and keeps the
+   * packing (its cache is keyed by data id); only dz is transposed each step. Measured on wasm at
+   * N = 1,000 (28×28×1 → 8 channels): 13 ms against 35 for the swapped-axes convolution below
+   * and 22 for Pᵀ·dz, which packs the fresh dz as its right operand every step. The patches take
    * kh·kw times the input's memory; past 2²⁶ values (256 MB) the general path is kept.
    */
   cacheConstantInput(x: tf.Tensor): void {
@@ -74,36 +76,37 @@ export class Conv2d implements Layer {
     if (k * k * cin * M > 2 ** 26) return;
     const xs = x.dataSync();
     const [[top], [left]] = this.pad;
-    const P = new Float32Array(k * k * cin * M);
-    for (let a = 0; a < k; a++) {
-      for (let b = 0; b < k; b++) {
-        for (let i = 0; i < cin; i++) {
-          const row = ((a * k + b) * cin + i) * M;
-          for (let n = 0; n < N; n++) {
-            for (let p = 0; p < Ho; p++) {
-              const r = p + a - top;
-              if (r < 0 || r >= H) continue; // zero padding
-              for (let q = 0; q < Wo; q++) {
-                const c = q + b - left;
-                if (c >= 0 && c < W) P[row + (n * Ho + p) * Wo + q] = xs[((n * H + r) * W + c) * cin + i];
-              }
+    const width = k * k * cin;
+    const P = new Float32Array(width * M);
+    for (let n = 0; n < N; n++) {
+      for (let p = 0; p < Ho; p++) {
+        for (let q = 0; q < Wo; q++) {
+          const row = ((n * Ho + p) * Wo + q) * width;
+          for (let a = 0; a < k; a++) {
+            const r = p + a - top;
+            if (r < 0 || r >= H) continue; // zero padding
+            for (let b = 0; b < k; b++) {
+              const c = q + b - left;
+              if (c < 0 || c >= W) continue;
+              for (let i = 0; i < cin; i++) P[row + (a * k + b) * cin + i] = xs[((n * H + r) * W + c) * cin + i];
             }
           }
         }
       }
     }
-    this.constant = { x, patchesT: tf.tensor2d(P, [k * k * cin, M]) };
+    this.constant = { x, patches: tf.tensor2d(P, [M, width]) };
   }
 
   releaseConstantInput(): void {
-    this.constant?.patchesT.dispose();
+    this.constant?.patches.dispose();
     this.constant = null;
   }
 
   private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
     if (this.constant && this.constant.x === x) {
-      const M = this.constant.patchesT.shape[1];
-      return tf.reshape(tf.matMul(this.constant.patchesT, tf.reshape(dz, [M, this.channels]) as tf.Tensor2D), this.weightShape as [number, number, number, number]);
+      const M = this.constant.patches.shape[0];
+      const dzT = tf.transpose(tf.reshape(dz, [M, this.channels])) as tf.Tensor2D; // [cout, M]
+      return tf.reshape(tf.transpose(tf.matMul(dzT, this.constant.patches)), this.weightShape as [number, number, number, number]);
     }
     const [[t, b], [l, r]] = this.pad;
     const padded = t + b + l + r > 0 ? tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]) : x;
