@@ -15,6 +15,9 @@ export class Network {
   /** Indices in `layers` of the layers with weights, input side first. */
   readonly weightLayers: number[];
 
+  /** The spec it was built from (buildNetwork), which a worker thread needs to build its copy. */
+  spec?: NetSpec;
+
   constructor(readonly layers: Layer[]) {
     if (layers.length === 0) throw new InputError('a network needs at least one layer');
     layers.forEach((layer, i) => {
@@ -153,5 +156,7 @@ export function buildNetwork(spec: NetSpec): Network {
     for (const w of spec.widths) layers.push(new Dense(shape(), w, spec.relu));
   }
   layers.push(new Dense(shape(), 1, false));
-  return new Network(layers);
+  const net = new Network(layers);
+  net.spec = spec;
+  return net;
 }

@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
 import { DivergenceError, InputError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
 import { FLOAT32_MIN_NORMAL, logAddExp, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
-import { sizeOf, type Forward, type Shape } from './layer.js';
+import { sizeOf, type Shape } from './layer.js';
 import type { Network } from './network.js';
+import { LocalShard, WorkerShard, type Shard } from './shard.js';
 
 /**
  * Training of a Network (src/nn) with the project's step pipeline:
@@ -46,10 +46,6 @@ export interface Evaluation {
   f: Float32Array;
 }
 
-interface Pending extends Evaluation {
-  tape: Forward[];
-  W: tf.Tensor[];
-}
 
 export class NetTrainer {
   /** The parameters, one flat array per weight layer (row-major in its weightShape). */
@@ -61,13 +57,17 @@ export class NetTrainer {
   lastFiniteLogLoss = NaN;
   /** U_k of the last step: what it added to each layer (before rounding), for exact step checks. */
   lastUpdate: Float64Array[] | null = null;
-  private readonly X: tf.Tensor;
   private readonly y: Float64Array;
-  private device: tf.Tensor[] | null = null;
-  private pending: Pending | null = null;
+  /** Parts of the batch, each on its own backend instance; their outputs in order make f. */
+  private readonly shards: Shard[];
+  private pending: Evaluation | null = null;
   private previous: { params: Float32Array[]; stepCount: number; logFlowTime: number } | null = null;
 
-  constructor(readonly net: Network, data: ArraySet, init: Float32Array[], readonly opts: NetTrainOptions) {
+  /**
+   * `helper`: a worker shard holding the last helper.n examples of the data (see start()); the
+   * rest stay on this thread.
+   */
+  constructor(readonly net: Network, data: ArraySet, init: Float32Array[], readonly opts: NetTrainOptions, helper?: WorkerShard) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw new InputError(`the step (--lr) must be a positive number, got ${opts.lr}`);
     if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
     const shapes = net.weightShapes;
@@ -84,18 +84,62 @@ export class NetTrainer {
     if (data.X.length !== this.n * d) throw new InputError(`${data.X.length} values are not ${this.n} examples of ${d}`);
     this.y = Float64Array.from(data.y);
     this.params = init.map((W) => Float32Array.from(W));
-    this.X = tf.tensor(data.X, [this.n, ...data.shape]);
-    net.cacheConstantInput(this.X);
+    const local = (this.n - (helper?.n ?? 0)) * d;
+    this.shards = [new LocalShard(net, data.X.subarray(0, local), data.shape)];
+    if (helper) this.shards.push(helper);
+  }
+
+  /**
+   * A trainer on two threads: the second half of the batch runs on a second wasm instance in a
+   * worker thread (wasm is single-threaded in Node) and the per-layer sums of both halves are
+   * added on the host in float64. Same steps as one thread up to float32 rounding (the sums are
+   * split in two).
+   */
+  static async start(net: Network, data: ArraySet, init: Float32Array[], opts: NetTrainOptions, threads: 1 | 2 = 2): Promise<NetTrainer> {
+    if (threads === 1) return new NetTrainer(net, data, init, opts);
+    if (threads !== 2) throw new InputError(`threads must be 1 or 2, got ${threads}`);
+    if (!net.spec) throw new InputError('a second thread needs a network built from a spec (buildNetwork)');
+    const n = data.y.length;
+    if (n < 2) throw new InputError('a second thread needs at least 2 examples');
+    const d = sizeOf(data.shape);
+    const helper = await WorkerShard.start(net, net.spec, data.X.slice(Math.ceil(n / 2) * d), data.shape);
+    try {
+      return new NetTrainer(net, data, init, opts, helper);
+    } catch (e) {
+      helper.dispose();
+      throw e;
+    }
   }
 
   get degree(): number {
     return this.net.degree;
   }
 
-  /** The parameters on the backend, uploaded from the host copy when it changed. */
-  private weights(): tf.Tensor[] {
-    if (!this.device) this.device = tf.tidy(() => this.params.map((p, k) => tf.tensor(p, this.net.weightShapes[k] as number[])));
-    return this.device;
+  /** f at the current parameters, the shards computing at once; their activations are kept. */
+  private forward(): Float32Array {
+    for (const s of this.shards) s.startForward(this.params);
+    const parts = this.shards.map((s) => s.finishForward());
+    if (parts.length === 1) return parts[0];
+    const f = new Float32Array(this.n);
+    f.set(parts[0]);
+    f.set(parts[1], parts[0].length);
+    return f;
+  }
+
+  /** U_k = Σ_n delta_n ∂f_n/∂W_k, the shards' sums added in float64; frees the activations. */
+  private backward(delta: Float32Array): Float64Array[] {
+    let at = 0;
+    for (const s of this.shards) {
+      s.startBackward(delta.subarray(at, at + s.n));
+      at += s.n;
+    }
+    const parts = this.shards.map((s) => s.finishBackward());
+    this.pending = null;
+    return parts[0].map((g, k) => {
+      const sum = Float64Array.from(g);
+      for (let j = 1; j < parts.length; j++) for (let i = 0; i < sum.length; i++) sum[i] += parts[j][k][i];
+      return sum;
+    });
   }
 
   /**
@@ -104,31 +148,23 @@ export class NetTrainer {
    */
   evaluate(): Evaluation {
     this.discard();
-    const W = this.weights();
-    tf.engine().startScope();
-    try {
-      const { f, tape } = this.net.forward(this.X, W);
-      const fv = f.dataSync() as Float32Array;
-      const { value, isLog, grad } = objectiveOfOutputs(fv, this.y, this.opts);
-      if (!Number.isFinite(value)) {
-        throw new DivergenceError(
-          `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
-            (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-        );
-      }
-      this.pending = { value, isLog, grad, f: fv, tape, W };
-      return { value, isLog, grad, f: fv };
-    } catch (e) {
-      tf.engine().endScope();
-      throw e;
+    const f = this.forward();
+    const { value, isLog, grad } = objectiveOfOutputs(f, this.y, this.opts);
+    if (!Number.isFinite(value)) {
+      this.discard();
+      throw new DivergenceError(
+        `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
+          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
+      );
     }
+    this.pending = { value, isLog, grad, f };
+    return this.pending;
   }
 
   /** Frees the activations of an evaluate() that will not be followed by descend(). */
   discard(): void {
-    if (!this.pending) return;
     this.pending = null;
-    tf.engine().endScope();
+    for (const s of this.shards) s.discard();
   }
 
   /** The schedule's coefficient c for the evaluated loss. */
@@ -143,22 +179,13 @@ export class NetTrainer {
     const p = this.pending;
     if (!p) throw new Error('descend() needs an evaluate() first');
     const logL = p.isLog ? p.value : Math.log(p.value);
-    let U: Float64Array[];
-    try {
-      const delta = new Float32Array(p.grad.length);
-      for (let i = 0; i < delta.length; i++) {
-        const d = -c * p.grad[i];
-        delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-      }
-      const G = this.net.backward(tf.tensor1d(delta), p.tape, p.W);
-      U = G.map((g, k) => {
-        const m = this.opts.layerLr?.[k] ?? 1;
-        const u = g.dataSync();
-        return Float64Array.from(u, (v) => m * v);
-      });
-    } finally {
-      this.discard();
+    const delta = new Float32Array(p.grad.length);
+    for (let i = 0; i < delta.length; i++) {
+      const d = -c * p.grad[i];
+      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
     }
+    const U = this.backward(delta);
+    this.opts.layerLr?.forEach((m, k) => U[k].forEach((v, i) => (U[k][i] = m * v)));
     this.previous = { params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
     this.params = this.params.map((w, k) => {
       const u = U[k];
@@ -167,8 +194,6 @@ export class NetTrainer {
       return next;
     });
     this.lastUpdate = U;
-    tf.dispose(this.device!);
-    this.device = null;
     // log η_t = log c − log L in log space (η_t passes float64 once log(1/L) > 709)
     const logStep = p.isLog ? Math.log(c) - logL : Math.log(c);
     this.lastFiniteLogLoss = logL;
@@ -189,34 +214,26 @@ export class NetTrainer {
     ({ params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime } = this.previous);
     this.previous = null;
     this.lastUpdate = null;
-    tf.dispose(this.device ?? []);
-    this.device = null;
   }
 
   /** f_n at the current parameters (float32 outputs of the backend). */
   outputs(): Float32Array {
     this.discard();
-    const W = this.weights();
-    return tf.tidy(() => this.net.forward(this.X, W).f.dataSync() as Float32Array);
+    const f = this.forward();
+    this.discard();
+    return f;
   }
 
   /** ∇ of the objective (L itself, not log L) at the current parameters, in float64 from float32. */
   gradient(): { logLoss: number; grads: Float64Array[] } {
     const e = this.evaluate();
-    const p = this.pending!;
-    try {
-      const G = this.net.backward(tf.tensor1d(Float32Array.from(e.grad)), p.tape, p.W);
-      const scale = e.isLog ? Math.exp(e.value) : 1;
-      return { logLoss: e.isLog ? e.value : Math.log(e.value), grads: G.map((g) => Float64Array.from(g.dataSync(), (v) => v * scale)) };
-    } finally {
-      this.discard();
-    }
+    const G = this.backward(Float32Array.from(e.grad));
+    const scale = e.isLog ? Math.exp(e.value) : 1;
+    return { logLoss: e.isLog ? e.value : Math.log(e.value), grads: G.map((g) => g.map((v) => v * scale)) };
   }
 
   dispose(): void {
-    this.discard();
-    this.net.releaseConstantInput();
-    tf.dispose([this.X, ...(this.device ?? [])]);
-    this.device = null;
+    this.pending = null;
+    for (const s of this.shards) s.dispose();
   }
 }
