@@ -1,7 +1,8 @@
 /**
  * The CNN step in `npm run bench` (section 5; `tsx bench/bench.ts --cnn-only` runs it alone).
  *
- * NetTrainer.step() of src/nn on wasm for the net of DESIGN.md's lab measurement (28×28×1 →
+ * NetTrainer.step() of src/nn on wasm, on one thread and on two (half the batch on a second wasm
+ * instance in a worker thread), for the net of DESIGN.md's lab measurement (28×28×1 →
  * conv3×3×8 → ReLU → avgpool2 → conv3×3×16 → ReLU → avgpool2 → dense, 'valid', no biases; exp
  * sum loss, W ← W − 10⁻³·∇ log L, full batch) at N = 1,000 and 4,000 random images, against PyTorch
  * (bench/cnn_torch.py, same net and step) on one and two threads, as an outside yardstick. PyTorch
@@ -66,9 +67,13 @@ class TorchReference {
 export interface CnnResult {
   N: number;
   tfjsMs: number;
+  /** Two threads (NetTrainer.start with a worker shard). */
+  tfjs2Ms: number;
+  /** Median over rounds of two threads / one thread. */
+  ratioThreads: number;
   torch1Ms: number | null;
   torch2Ms: number | null;
-  /** Median over rounds of tfjs / PyTorch. */
+  /** Medians over rounds of tfjs one thread / PyTorch one thread, tfjs two threads / PyTorch two threads. */
   ratio1: number | null;
   ratio2: number | null;
   rounds: number;
@@ -99,38 +104,46 @@ export async function cnnBench(log: (s: string) => void = (s) => process.stderr.
       const X = Float32Array.from({ length: N * 784 }, () => rng.uniform());
       const y = Array.from({ length: N }, () => (rng.uniform() < 0.5 ? -1 : 1));
       // a fixed coefficient on ∇ log L, as the PyTorch side steps (random labels: L stays large)
-      const trainer = new NetTrainer(net, { X, shape: [28, 28, 1], y }, initParams(net, stream(1, 'init')), {
-        loss: 'exp', reduction: 'sum', schedule: 'constant', lr: STEP, coefficient: () => STEP,
-      });
+      const data = { X, shape: [28, 28, 1], y };
+      const opts = { loss: 'exp', reduction: 'sum', schedule: 'constant', lr: STEP, coefficient: () => STEP } as const;
+      const trainer = new NetTrainer(net, data, initParams(net, stream(1, 'init')), opts);
+      const trainer2 = await NetTrainer.start(net, data, initParams(net, stream(1, 'init')), opts, 2);
       const loadBefore = loadavg();
       const ms = roundMs(N);
       const tf: number[] = [];
+      const tf2: number[] = [];
       const t1: number[] = [];
       const t2: number[] = [];
+      const rThreads: number[] = [];
       const r1: number[] = [];
       const r2: number[] = [];
       try {
         timeRound(() => trainer.step(), ms / 2); // warm-up
+        timeRound(() => trainer2.step(), ms / 2);
         if (torch) await torch.round(N, 1, ms / 2);
         for (let r = 0; r < ROUNDS; r++) {
           log(`  N = ${N}: round ${r + 1}/${ROUNDS}\r`);
           const mine = timeRound(() => trainer.step(), ms);
+          const mine2 = timeRound(() => trainer2.step(), ms);
           tf.push(mine);
+          tf2.push(mine2);
+          rThreads.push(mine2 / mine);
           if (torch) {
             const one = await torch.round(N, 1, ms);
             const two = await torch.round(N, 2, ms);
             t1.push(one);
             t2.push(two);
             r1.push(mine / one);
-            r2.push(mine / two);
+            r2.push(mine2 / two);
           }
         }
       } finally {
         trainer.dispose();
+        trainer2.dispose();
       }
       log('\n');
       results.push({
-        N, tfjsMs: median(tf), torch1Ms: torch ? median(t1) : null, torch2Ms: torch ? median(t2) : null,
+        N, tfjsMs: median(tf), tfjs2Ms: median(tf2), ratioThreads: median(rThreads), torch1Ms: torch ? median(t1) : null, torch2Ms: torch ? median(t2) : null,
         ratio1: torch ? median(r1) : null, ratio2: torch ? median(r2) : null, rounds: ROUNDS, loadBefore, loadAfter: loadavg(),
       });
     }
@@ -142,11 +155,11 @@ export async function cnnBench(log: (s: string) => void = (s) => process.stderr.
 
 export function printCnn(r: { torch: string | null; results: CnnResult[] }): void {
   const f = (v: number | null, d = 1) => (v === null ? 'skipped' : v.toFixed(d));
-  console.log(`\nCNN step (28×28×1 → conv3×3×8 → avgpool2 → conv3×3×16 → avgpool2 → dense, full batch, exp loss): tfjs-wasm NetTrainer.step() vs PyTorch ${r.torch ?? '(skipped: no torch in /usr/bin/python3)'}`);
-  console.log('   N   tfjs ms   torch 1 thread   torch 2 threads   tfjs/torch1   tfjs/torch2   load avg (1 min) before → after');
+  console.log(`\nCNN step (28×28×1 → conv3×3×8 → avgpool2 → conv3×3×16 → avgpool2 → dense, full batch, exp loss): NetTrainer.step() on wasm vs PyTorch ${r.torch ?? '(skipped: no torch in /usr/bin/python3)'}, ms per step`);
+  console.log('    N  tfjs 1 thread  torch 1 thread  tfjs/torch  |  tfjs 2 threads  torch 2 threads  tfjs/torch  |  tfjs 2/1 threads  load avg (1 min) before → after');
   for (const x of r.results) {
     console.log(
-      `${String(x.N).padStart(5)}  ${f(x.tfjsMs).padStart(8)}  ${f(x.torch1Ms).padStart(15)}  ${f(x.torch2Ms).padStart(16)}  ${f(x.ratio1, 2).padStart(12)}  ${f(x.ratio2, 2).padStart(12)}   ${x.loadBefore[0].toFixed(1)} → ${x.loadAfter[0].toFixed(1)}`,
+      `${String(x.N).padStart(5)}  ${f(x.tfjsMs).padStart(13)}  ${f(x.torch1Ms).padStart(14)}  ${f(x.ratio1, 2).padStart(10)}  |  ${f(x.tfjs2Ms).padStart(14)}  ${f(x.torch2Ms).padStart(15)}  ${f(x.ratio2, 2).padStart(10)}  |  ${f(x.ratioThreads, 2).padStart(16)}  ${x.loadBefore[0].toFixed(1)} → ${x.loadAfter[0].toFixed(1)}`,
     );
   }
   console.log(`  medians of ${r.results[0]?.rounds ?? 0} interleaved rounds; ratios are medians of per-round ratios (2 cores shared with other work: see the load)`);

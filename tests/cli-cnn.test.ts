@@ -69,6 +69,7 @@ describe('train --model cnn', () => {
     expect(err([...base, '--data', withShape, '--pool', 'sum'])).toBe('--pool must be one of avg|max|none, got "sum"');
     expect(err([...base, '--data', withShape, '--padding', 'valid', '--kernel', '7'])).toBe("a 7×7 'valid' convolution does not fit a 6×6 input");
     expect(err([...base, '--data', withShape, '--batch-size', '4'])).toBe("train: Unknown option '--batch-size'");
+    expect(err([...base, '--data', withShape, '--threads', '3'])).toBe('--threads must be an integer in 1..2, got 3');
   });
 
   test('a short run: records with the metrics, parameters as shapes and values, loss falling', async () => {
@@ -81,5 +82,9 @@ describe('train --model cnn', () => {
     expect(last.logLoss).toBeLessThan(first.logLoss);
     expect(last.minMargin).toBeGreaterThan(first.minMargin);
     for (const k of ['logLoss', 'norm', 'rho', 'minMargin', 'normalizedMargin', 'smoothedMargin', 'flowTime']) expect(Number.isFinite(last[k]), k).toBe(true);
+    // --threads 2: the same run with half the images in a worker thread, to float32 rounding
+    const two = JSON.parse(toJson((await runTrain([...base, '--data', withShape, '--steps', '40', '--record', '0,20', '--schedule', 'flow', '--threads', '2'])).result));
+    expect(two.config.threads).toBe(2);
+    two.records.forEach((rec: { logLoss: number }, i: number) => expect(rec.logLoss).toBeCloseTo(r.records[i].logLoss, 4));
   });
 });

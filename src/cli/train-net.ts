@@ -6,8 +6,8 @@ import { PADDINGS } from '../nn/conv2d.js';
 import { sizeOf, type Shape } from '../nn/layer.js';
 import { buildNetwork, DEFAULT_CNN, initParams, type CnnSpec, type Network } from '../nn/network.js';
 import { POOL_KINDS } from '../nn/pool.js';
-import { trainNetwork } from '../nn/records.js';
-import type { ArraySet, NetTrainOptions } from '../nn/trainer.js';
+import { runTrainer } from '../nn/records.js';
+import { NetTrainer, type ArraySet, type NetTrainOptions } from '../nn/trainer.js';
 import { stream } from '../rng.js';
 import { SCHEDULES } from '../train.js';
 import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, required } from './args.js';
@@ -19,7 +19,7 @@ import { parseChoice, parseInteger, parseOptions, parsePositive, parseStepList, 
  */
 const OPTIONS = [
   'data', 'model', 'image-shape', 'channels', 'kernel', 'pool', 'pool-size', 'padding', 'loss', 'reduction', 'schedule',
-  'lr', 'steps', 'init', 'init-scale', 'seed', 'record', 'backend', 'out',
+  'lr', 'steps', 'init', 'init-scale', 'seed', 'record', 'backend', 'threads', 'out',
 ] as const;
 
 const MAX_STEPS = 100_000_000;
@@ -46,7 +46,7 @@ export interface NetJob {
   out: string | undefined;
   config: NetTrainOptions & {
     data: string; model: 'cnn'; network: CnnSpec; steps: number; init: string; initScale: number; seed: number;
-    record: number[]; backend: BackendName; n: number;
+    record: number[]; backend: BackendName; threads: 1 | 2; n: number;
   };
   net: Network;
   data: ArraySet;
@@ -67,6 +67,7 @@ export function parseNetJob(argv: string[]): NetJob {
   const initScale = values['init-scale'] === undefined ? 1 : parsePositive(values['init-scale'], 'init-scale');
   const record = values.record === undefined ? [] : parseStepList(values.record, 'record');
   const backend = parseChoice(values.backend ?? 'wasm', 'backend', BACKENDS);
+  const threads = parseInteger(values.threads ?? '1', 'threads', 1, 2) as 1 | 2;
   const channels = values.channels === undefined ? DEFAULT_CNN.channels : parseList(values.channels, 'channels');
   const kernel = values.kernel === undefined ? DEFAULT_CNN.kernel : parseInteger(values.kernel, 'kernel', 1, 64);
   const pool = parseChoice(values.pool ?? DEFAULT_CNN.pool, 'pool', [...POOL_KINDS, 'none'] as const);
@@ -98,7 +99,7 @@ export function parseNetJob(argv: string[]): NetJob {
     out: values.out,
     config: {
       data: dataPath, model: 'cnn', network, loss, reduction, schedule, lr, steps, init: initArg, initScale, seed,
-      record: record.filter((s) => s <= steps), backend, n,
+      record: record.filter((s) => s <= steps), backend, threads, n,
     },
     net,
     data: { X, shape, y: dataset.y },
@@ -127,7 +128,8 @@ function readInit(path: string, net: Network): Float32Array[] {
 export async function runTrainNet(argv: string[]) {
   const job = parseNetJob(argv);
   await useBackend(job.config.backend);
-  const { records, params } = trainNetwork(job.net, job.data, job.init, job.config, { steps: job.config.steps, record: job.config.record });
+  const trainer = await NetTrainer.start(job.net, job.data, job.init, job.config, job.config.threads);
+  const { records, params } = runTrainer(trainer, job.data.y, { steps: job.config.steps, record: job.config.record });
   const shapes = job.net.weightShapes;
   return {
     out: job.out,

@@ -54,38 +54,45 @@ export interface NetRunOptions {
   record?: Iterable<number>;
 }
 
-/** Trains `net` from `init` and returns the records and the final parameters. */
+/** Trains `net` from `init` on this thread and returns the records and the final parameters. */
 export function trainNetwork(net: Network, data: ArraySet, init: Float32Array[], opts: NetTrainOptions, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
-  if (!Number.isInteger(run.steps) || run.steps < 1) throw new InputError(`--steps must be a positive integer, got ${run.steps}`);
-  const wanted = new Set(run.record ?? []);
-  wanted.add(run.steps);
-  const trainer = new NetTrainer(net, data, init, opts);
-  const records: TrainRecord[] = [];
-  const snapshot = (): TrainRecord => {
-    if (!trainer.params.every((W) => W.every(Number.isFinite))) throw new DivergenceError(`training produced non-finite weights by step ${trainer.stepCount}`);
-    return {
-      step: trainer.stepCount,
-      flowTime: Math.exp(trainer.logFlowTime),
-      logFlowTime: trainer.logFlowTime,
-      ...outputMetrics(trainer.outputs(), data.y, trainer.params, opts),
-    };
-  };
+  return runTrainer(new NetTrainer(net, data, init, opts), data.y, run);
+}
+
+/** Runs `trainer` (disposed at the end) for run.steps steps; y are its data's labels. */
+export function runTrainer(trainer: NetTrainer, y: ArrayLike<number>, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
+  const opts = trainer.opts;
   try {
-    if (wanted.has(0)) records.push(snapshot());
-    while (trainer.stepCount < run.steps) {
-      trainer.step();
-      if (wanted.has(trainer.stepCount)) records.push(snapshot());
+    if (!Number.isInteger(run.steps) || run.steps < 1) throw new InputError(`--steps must be a positive integer, got ${run.steps}`);
+    const wanted = new Set(run.record ?? []);
+    wanted.add(run.steps);
+    const records: TrainRecord[] = [];
+    const snapshot = (): TrainRecord => {
+      if (!trainer.params.every((W) => W.every(Number.isFinite))) throw new DivergenceError(`training produced non-finite weights by step ${trainer.stepCount}`);
+      return {
+        step: trainer.stepCount,
+        flowTime: Math.exp(trainer.logFlowTime),
+        logFlowTime: trainer.logFlowTime,
+        ...outputMetrics(trainer.outputs(), y, trainer.params, opts),
+      };
+    };
+    try {
+      if (wanted.has(0)) records.push(snapshot());
+      while (trainer.stepCount < run.steps) {
+        trainer.step();
+        if (wanted.has(trainer.stepCount)) records.push(snapshot());
+      }
+      return { records, params: trainer.params };
+    } catch (e) {
+      if (e instanceof DivergenceError) {
+        const last = records.at(-1);
+        const tail = last
+          ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
+          : '; no finite record before it (record earlier steps with --record to see them)';
+        throw new DivergenceError(e.message + tail);
+      }
+      throw e;
     }
-    return { records, params: trainer.params };
-  } catch (e) {
-    if (e instanceof DivergenceError) {
-      const last = records.at(-1);
-      const tail = last
-        ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-        : '; no finite record before it (record earlier steps with --record to see them)';
-      throw new DivergenceError(e.message + tail);
-    }
-    throw e;
   } finally {
     trainer.dispose();
   }
