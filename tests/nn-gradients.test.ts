@@ -135,19 +135,14 @@ describe('nn layers: backward passes against float64 central differences', () =>
 
 /**
  * Σ_n δ_n ∂f_n/∂W_k from Network.backward on the active backend; `constant`: with the input's
- * patches precomputed (the path of full-batch training, Conv2d.cacheConstantInput).
+ * patches precomputed (the path of full-batch training, Conv2d.prepareConstantInput).
  */
 function networkGradient(net: Network, x: Float32Array, N: number, params: Float32Array[], delta: Float32Array, constant: boolean): Float32Array[] {
   return scoped(() => {
     const W = params.map((p, k) => tf.tensor(p, net.weightShapes[k] as number[]));
     const xt = tf.tensor(x, [N, ...net.inShape]);
-    if (constant) net.cacheConstantInput(xt);
-    try {
-      const { tape } = net.forward(xt, W);
-      return net.backward(tf.tensor1d(delta), tape, W).map((g) => g.dataSync() as Float32Array);
-    } finally {
-      net.releaseConstantInput();
-    }
+    const { tape } = net.forward(xt, W, constant ? net.prepareConstantInput(xt) : undefined);
+    return net.backward(tf.tensor1d(delta), tape, W).map((g) => g.dataSync() as Float32Array);
   });
 }
 

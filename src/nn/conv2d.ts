@@ -27,8 +27,6 @@ export class Conv2d implements Layer {
   readonly unitAxes: UnitAxes = { in: 2, out: 3 };
   /** Rows and columns of zeros around the input: [top, bottom], [left, right]. */
   private readonly pad: [[number, number], [number, number]];
-  /** A constant input (see cacheConstantInput) and its patches P [N·Ho·Wo, kh·kw·cin]. */
-  private constant: { x: tf.Tensor; patches: tf.Tensor2D } | null = null;
 
   constructor(readonly inShape: Shape, readonly channels: number, readonly kernel: number, readonly padding: Padding, readonly relu = true) {
     if (inShape.length !== 3) throw new InputError(`a convolution needs image inputs [height, width, channels], got [${inShape.join(', ')}]`);
@@ -44,18 +42,19 @@ export class Conv2d implements Layer {
     this.outShape = [H + total - kernel + 1, W + total - kernel + 1, channels];
   }
 
-  forward(x: tf.Tensor, W: tf.Tensor | null): Forward {
+  forward(x: tf.Tensor, W: tf.Tensor | null, prepared?: tf.Tensor[]): Forward {
     const y = tf.engine().runKernel(tf.FusedConv2D, { x, filter: W! }, {
       strides: [1, 1], pad: this.padding, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
       activation: this.relu ? 'relu' : 'linear', leakyreluAlpha: 0,
     } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-    return { y, saved: [x, y] };
+    return { y, saved: [x, y, ...(prepared ?? [])] };
   }
 
   backward(dy: tf.Tensor, saved: tf.Tensor[], W: tf.Tensor | null, needDx: boolean): Backward {
-    const [x, y] = saved as tf.Tensor4D[];
+    const [x, y, patches] = saved as tf.Tensor4D[];
     const dz = (this.relu ? reluBackward(dy, y) : dy) as tf.Tensor4D;
-    return { dW: this.filterGradient(x, dz), dx: needDx ? this.inputGradient(dz, W as tf.Tensor4D) : null };
+    const dW = patches ? this.filterGradientFromPatches(patches as unknown as tf.Tensor2D, dz) : this.filterGradient(x, dz);
+    return { dW, dx: needDx ? this.inputGradient(dz, W as tf.Tensor4D) : null };
   }
 
   /**
@@ -67,13 +66,12 @@ export class Conv2d implements Layer {
    * and 22 for Pᵀ·dz, which packs the fresh dz as its right operand every step. The patches take
    * kh·kw times the input's memory; past 2²⁶ values (256 MB) the general path is kept.
    */
-  cacheConstantInput(x: tf.Tensor): void {
-    this.releaseConstantInput();
+  prepareConstantInput(x: tf.Tensor): tf.Tensor[] {
     const [N, H, W, cin] = x.shape;
     const [Ho, Wo] = this.outShape;
     const k = this.kernel;
     const M = N * Ho * Wo;
-    if (k * k * cin * M > 2 ** 26) return;
+    if (k * k * cin * M > 2 ** 26) return [];
     const xs = x.dataSync();
     const [[top], [left]] = this.pad;
     const width = k * k * cin;
@@ -94,20 +92,15 @@ export class Conv2d implements Layer {
         }
       }
     }
-    this.constant = { x, patches: tf.tensor2d(P, [M, width]) };
+    return [tf.tensor2d(P, [M, width])];
   }
 
-  releaseConstantInput(): void {
-    this.constant?.patches.dispose();
-    this.constant = null;
+  private filterGradientFromPatches(patches: tf.Tensor2D, dz: tf.Tensor4D): tf.Tensor4D {
+    const dzT = tf.transpose(tf.reshape(dz, [patches.shape[0], this.channels])) as tf.Tensor2D; // [cout, M]
+    return tf.reshape(tf.transpose(tf.matMul(dzT, patches)), this.weightShape as [number, number, number, number]);
   }
 
   private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
-    if (this.constant && this.constant.x === x) {
-      const M = this.constant.patches.shape[0];
-      const dzT = tf.transpose(tf.reshape(dz, [M, this.channels])) as tf.Tensor2D; // [cout, M]
-      return tf.reshape(tf.transpose(tf.matMul(dzT, this.constant.patches)), this.weightShape as [number, number, number, number]);
-    }
     const [[t, b], [l, r]] = this.pad;
     const padded = t + b + l + r > 0 ? tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]) : x;
     const xT = tf.transpose(padded, [3, 1, 2, 0]); // [cin, H̄, W̄, N]

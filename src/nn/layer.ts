@@ -44,14 +44,15 @@ export interface Layer {
   /** Shape of W, or null for a layer without weights (pooling). */
   readonly weightShape: Shape | null;
   readonly unitAxes: UnitAxes | null;
-  forward(x: tf.Tensor, W: tf.Tensor | null): Forward;
+  /** `prepared`: what prepareConstantInput made from this very x, if anything. */
+  forward(x: tf.Tensor, W: tf.Tensor | null, prepared?: tf.Tensor[]): Forward;
   backward(dy: tf.Tensor, saved: tf.Tensor[], W: tf.Tensor | null, needDx: boolean): Backward;
   /**
-   * Optional: precompute what backward needs from an input that every step will give again (the
-   * data of full-batch training), and free it. Backward uses it only when given that very tensor.
+   * Optional: precomputes, once, what the backward pass needs from an input that every step gives
+   * again (the data of full-batch training). The caller keeps the tensors, passes them to forward
+   * with that input, and disposes them; the layer itself keeps no state.
    */
-  cacheConstantInput?(x: tf.Tensor): void;
-  releaseConstantInput?(): void;
+  prepareConstantInput?(x: tf.Tensor): tf.Tensor[];
 }
 
 export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);

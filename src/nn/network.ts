@@ -45,22 +45,24 @@ export class Network {
     return this.weightLayers.map((i) => this.layers[i].weightShape!);
   }
 
-  /** Lets the first layer precompute from data that every step will pass again (full batch). */
-  cacheConstantInput(x: tf.Tensor): void {
-    this.layers[0].cacheConstantInput?.(x);
+  /**
+   * What the first layer precomputes from data that every step passes again (full batch), to be
+   * given to forward with that data; the caller disposes it.
+   */
+  prepareConstantInput(x: tf.Tensor): tf.Tensor[] {
+    return this.layers[0].prepareConstantInput?.(x) ?? [];
   }
 
-  releaseConstantInput(): void {
-    this.layers[0].releaseConstantInput?.();
-  }
-
-  /** f for a batch x [N, …inShape] as [N], and what backward needs. W: one tensor per weight layer. */
-  forward(x: tf.Tensor, W: tf.Tensor[]): { f: tf.Tensor1D; tape: Forward[] } {
+  /**
+   * f for a batch x [N, …inShape] as [N], and what backward needs. W: one tensor per weight layer;
+   * `prepared`: prepareConstantInput(x) when x is the constant data.
+   */
+  forward(x: tf.Tensor, W: tf.Tensor[], prepared?: tf.Tensor[]): { f: tf.Tensor1D; tape: Forward[] } {
     const tape: Forward[] = [];
     let h = x;
     let k = 0;
     for (const layer of this.layers) {
-      const out = layer.forward(h, layer.weightShape ? W[k++] : null);
+      const out = layer.forward(h, layer.weightShape ? W[k++] : null, h === x ? prepared : undefined);
       tape.push(out);
       h = out.y;
     }

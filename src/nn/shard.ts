@@ -26,6 +26,8 @@ export interface Shard {
 export class LocalShard implements Shard {
   readonly n: number;
   private readonly X: tf.Tensor;
+  /** The network's precomputation for X (the first conv's patches), kept for every step. */
+  private readonly prepared: tf.Tensor[];
   private device: tf.Tensor[] | null = null;
   private uploaded: Float32Array[] | null = null;
   private pending: { tape: Forward[]; W: tf.Tensor[] } | null = null;
@@ -34,7 +36,7 @@ export class LocalShard implements Shard {
   constructor(private readonly net: Network, X: Float32Array, shape: Shape) {
     this.n = X.length / sizeOf(shape);
     this.X = tf.tensor(X, [this.n, ...shape]);
-    net.cacheConstantInput(this.X);
+    this.prepared = net.prepareConstantInput(this.X);
   }
 
   startForward(params: Float32Array[]): void {
@@ -53,7 +55,7 @@ export class LocalShard implements Shard {
     const W = this.device!;
     tf.engine().startScope();
     try {
-      const { f, tape } = this.net.forward(this.X, W);
+      const { f, tape } = this.net.forward(this.X, W, this.prepared);
       const out = f.dataSync() as Float32Array;
       this.pending = { tape, W };
       return out;
@@ -85,8 +87,7 @@ export class LocalShard implements Shard {
 
   dispose(): void {
     this.discard();
-    this.net.releaseConstantInput();
-    tf.dispose([this.X, ...(this.device ?? [])]);
+    tf.dispose([this.X, ...this.prepared, ...(this.device ?? [])]);
     this.device = null;
   }
 }
