@@ -58,6 +58,9 @@ describe('train --model cnn', () => {
     const job = parseNetJob([...base, '--data', withShape, '--channels', '3,2', '--kernel', '2', '--pool', 'max']);
     expect(job.net.layers.map((l) => l.kind)).toEqual(['conv2d', 'maxpool', 'conv2d', 'maxpool', 'dense']);
     expect(job.net.degree).toBe(3);
+    expect(job.config.threads).toBe(1);
+    // two threads are checked against one in tests/nn-threads.test.ts (a worker costs ~2 s to start)
+    expect(parseNetJob([...base, '--data', withShape, '--threads', '2']).config.threads).toBe(2);
   });
 
   test('bad input: one line naming the problem', () => {
@@ -82,9 +85,5 @@ describe('train --model cnn', () => {
     expect(last.logLoss).toBeLessThan(first.logLoss);
     expect(last.minMargin).toBeGreaterThan(first.minMargin);
     for (const k of ['logLoss', 'norm', 'rho', 'minMargin', 'normalizedMargin', 'smoothedMargin', 'flowTime']) expect(Number.isFinite(last[k]), k).toBe(true);
-    // --threads 2: the same run with half the images in a worker thread, to float32 rounding
-    const two = JSON.parse(toJson((await runTrain([...base, '--data', withShape, '--steps', '40', '--record', '0,20', '--schedule', 'flow', '--threads', '2'])).result));
-    expect(two.config.threads).toBe(2);
-    two.records.forEach((rec: { logLoss: number }, i: number) => expect(rec.logLoss).toBeCloseTo(r.records[i].logLoss, 4));
   });
 });

@@ -126,7 +126,7 @@ describe('nn layers: backward passes against float64 central differences', () =>
           compare('dW', got.dW!, dW64, SW, m, fdNoise);
         }
       }),
-      { numRuns: runs(150) },
+      { numRuns: runs(100) },
     );
     expect(skipped).toBeLessThanOrEqual(0.2 * checked);
     expect([...seen].sort()).toEqual(['avgpool', 'conv2d', 'dense', 'maxpool']);
