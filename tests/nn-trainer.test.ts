@@ -12,6 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { DivergenceError } from '../src/errors.js';
 import type { LossKind } from '../src/loss.js';
 import { measure } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind } from '../src/model.js';
@@ -96,6 +97,23 @@ describe('NetTrainer', () => {
       expect([t.stepCount, t.logFlowTime]).toEqual([stepCount, logFlowTime]);
       expect(t.outputs()).toEqual(f); // the backend got the restored parameters
       expect(() => t.undo()).toThrow('no step to undo');
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('a step that overflows stops with a DivergenceError naming the step and the last finite log L', () => {
+    const { net, arrays, init } = setup({ kind: 'relu', depth: 2, width: 3, d: 2, N: 4, loss: 'squared', schedule: 'constant', seed: 5 });
+    const t = new NetTrainer(net, arrays, init.map((W) => Float32Array.from(W.flat())), { loss: 'squared', reduction: 'sum', schedule: 'constant', lr: 1e6 });
+    try {
+      let e: Error | null = null;
+      try {
+        for (let i = 0; i < 50; i++) t.step();
+      } catch (caught) {
+        e = caught as Error;
+      }
+      expect(e).toBeInstanceOf(DivergenceError);
+      expect(e!.message).toMatch(/^training produced a non-finite loss \((NaN|Infinity)\) at step \d+ \(log L was [-\d.e+]+ before step \d+\)$/);
     } finally {
       t.dispose();
     }

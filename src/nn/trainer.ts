@@ -18,6 +18,8 @@ import { LocalShard, WorkerShard, type Shard } from './shard.js';
  * So undoing a step (a schedule that rejects a step which raised the loss) is putting the previous
  * host arrays back, and the step is split in two — evaluate() (1–2), descend(c) (3–5) — so that a
  * schedule can look at log L before choosing c or rejecting the last step.
+ * The backend work of 1 and 4 is done by shards (src/nn/shard.ts), parts of the batch on their own
+ * backend instances that compute at once; f is their outputs in order and U_k the sum of theirs.
  */
 export interface NetTrainOptions extends LossSpec {
   schedule: Schedule;
