@@ -13,7 +13,7 @@ type Pad4 = [[number, number], [number, number], [number, number], [number, numb
  * kernel (XNNPACK on wasm). Images are NHWC.
  *
  * The backward pass uses ordinary forward convolutions only: on wasm the Conv2DBackpropInput kernel
- * is a scalar loop (measured 137 ms against 17.5 for the same work as a forward conv) and
+ * is a scalar loop (the team measured 137 ms against 17.5 for the same work as a forward conv) and
  * Conv2DBackpropFilter does not exist. With z the pre-activation and dz = relu'(z) ⊙ dy:
  *   dW[a,b,i,o] = Σ_{n,p,q} x̄[n,p+a,q+b,i] dz[n,p,q,o]  (x̄ the padded input): a 'valid'
  *     convolution of x̄ with batch and channel axes swapped ([cin, H̄, W̄, N]) by the filter
@@ -51,9 +51,9 @@ export class Conv2d implements Layer {
   }
 
   backward(dy: tf.Tensor, saved: tf.Tensor[], W: tf.Tensor | null, needDx: boolean): Backward {
-    const [x, y, patches] = saved as tf.Tensor4D[];
+    const [x, y, patches] = saved; // patches: from prepareConstantInput, when x is the data
     const dz = (this.relu ? reluBackward(dy, y) : dy) as tf.Tensor4D;
-    const dW = patches ? this.filterGradientFromPatches(patches as unknown as tf.Tensor2D, dz) : this.filterGradient(x, dz);
+    const dW = patches ? this.filterGradientFromPatches(patches as tf.Tensor2D, dz) : this.filterGradient(x as tf.Tensor4D, dz);
     return { dW, dx: needDx ? this.inputGradient(dz, W as tf.Tensor4D) : null };
   }
 
