@@ -10,13 +10,14 @@
  * Also: undo() puts back the exact parameters, and the records' float64 reductions match
  * src/measure.ts's on the same weights.
  */
+import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DivergenceError } from '../src/errors.js';
 import type { LossKind } from '../src/loss.js';
 import { measure } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelKind } from '../src/model.js';
-import { buildNetwork } from '../src/nn/network.js';
+import { buildNetwork, initParams } from '../src/nn/network.js';
 import { outputMetrics } from '../src/nn/records.js';
 import { NetTrainer } from '../src/nn/trainer.js';
 import { stream } from '../src/rng.js';
@@ -100,6 +101,28 @@ describe('NetTrainer', () => {
     } finally {
       t.dispose();
     }
+  });
+
+  test('no tensor leaks: the count is flat over steps, evaluate/discard/undo, records, and back to the baseline on dispose (CNN, with patches)', () => {
+    const net = buildNetwork({ kind: 'cnn', inShape: [6, 6, 1], channels: [2, 2], kernel: 3, pool: 'max', poolSize: 2, padding: 'same' });
+    const rng = stream(9, 'data');
+    const X = Float32Array.from({ length: 5 * 36 }, () => rng.uniform());
+    const baseline = tf.memory().numTensors;
+    const t = new NetTrainer(net, { X, shape: [6, 6, 1], y: [1, -1, 1, -1, 1] }, initParams(net, stream(9, 'init')), { loss: 'exp', reduction: 'sum', schedule: 'flow', lr: 0.1 });
+    t.step();
+    const running = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) {
+      t.step();
+      t.evaluate();
+      t.discard();
+      t.outputs();
+      t.gradient();
+      t.step();
+      t.undo();
+    }
+    expect(tf.memory().numTensors).toBe(running);
+    t.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
   });
 
   test('a step that overflows stops with a DivergenceError naming the step and the last finite log L', () => {
