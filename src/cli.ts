@@ -8,7 +8,7 @@ const USAGE = `usage:
   theory3 train --model cnn --data FILE [--image-shape H,W,C] [--channels 8,16] [--kernel 3]
       [--pool avg|max|none] [--pool-size 2] [--padding valid|same] --loss … --lr ETA --steps T
       [--schedule constant|flow] [--reduction sum|mean] [--init gaussian|FILE] [--init-scale S] [--seed S]
-      [--record …] [--backend wasm|cpu] [--out FILE]
+      [--record …] [--backend wasm|cpu] [--threads 1|2] [--out FILE]
   theory3 svm --data FILE [--out FILE]
   theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
   theory3 verify [--report DIR] [vitest filters…]`;
