@@ -126,7 +126,7 @@ describe('nn layers: backward passes against float64 central differences', () =>
           compare('dW', got.dW!, dW64, SW, m, fdNoise);
         }
       }),
-      { numRuns: runs(100) },
+      { numRuns: runs(80) },
     );
     expect(skipped).toBeLessThanOrEqual(0.2 * checked);
     expect([...seen].sort()).toEqual(['avgpool', 'conv2d', 'dense', 'maxpool']);
@@ -219,7 +219,7 @@ describe('nn networks: Network.backward against central differences and the tfjs
           compare(`layer ${k} vs tfjs tape`, mine[k], tape[k], S, 2 * m, 0);
         });
       }),
-      { numRuns: runs(40) },
+      { numRuns: runs(30) },
     );
     expect(skipped).toBeLessThanOrEqual(0.25 * checked);
   });
