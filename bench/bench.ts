@@ -36,9 +36,12 @@
  *    second = R / (time of one step of all R). Both with one data set shared by all replicates and
  *    with R data sets (seeds 1..R), which keeps the data-side products batched (src/ensemble.ts).
  *
- * Writes bench/results.json (git-ignored) and prints the tables. Takes about 6 minutes.
+ * cnn: the CNN step of src/nn against PyTorch on one and two threads (bench/cnn.ts).
+ *
+ * Writes bench/results.json (git-ignored) and prints the tables. Takes about 8 minutes.
  * `npm run bench -- --only decision,rho` runs the named sections (steps, breakdown, decision, rho,
- * replicates) and writes bench/results-<sections>.json; `--replicates-only` is `--only replicates`.
+ * replicates, cnn) and writes bench/results-<sections>.json; `--replicates-only` is `--only replicates`,
+ * `--cnn-only` is `--only cnn`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -53,6 +56,7 @@ import { maxMarginSvm, withMarginGap } from '../src/svm.js';
 import { Trainer, type Schedule, type TrainOptions } from '../src/train.js';
 import { EnsembleTrainer } from '../src/ensemble.js';
 import { LegacyTrainer } from './legacy.js';
+import { cnnBench, printCnn } from './cnn.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = path.join(repoRoot, 'fixtures', 'soudry2d.json');
@@ -553,11 +557,12 @@ function table(rows: string[][]): string {
 }
 
 /** Sections by name, for `npm run bench -- --only decision,rho` (default: all). */
-const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'replicates'] as const;
+const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'replicates', 'cnn'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosenSections(): Section[] {
   if (process.argv.includes('--replicates-only')) return ['replicates'];
+  if (process.argv.includes('--cnn-only')) return ['cnn'];
   const i = process.argv.indexOf('--only');
   if (i < 0) return [...SECTIONS];
   const names = (process.argv[i + 1] ?? '').split(',');
@@ -605,6 +610,13 @@ async function main() {
     replicates = replicatesBench();
     results.replicatesPerSecond = { backend: 'wasm', case: `2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, mean, constant step, full batch`, results: replicates };
   }
+  let cnn: Awaited<ReturnType<typeof cnnBench>> | undefined;
+  if (only.includes('cnn')) {
+    process.stderr.write('CNN step on wasm against PyTorch…\n');
+    await useBackend('wasm');
+    cnn = await cnnBench();
+    results.cnnStep = cnn;
+  }
   results.totalSeconds = (performance.now() - started) / 1000;
   // a partial run writes its own file, so that it never overwrites a full one
   const out = only.length === SECTIONS.length ? OUT : OUT.replace(/\.json$/, `-${only.join('-')}.json`);
@@ -631,6 +643,7 @@ async function main() {
   if (decision) printDecision(decision);
   if (rho) printRho(rho);
   if (replicates) printReplicates(replicates);
+  if (cnn) printCnn(cnn);
   console.log(`\nwrote ${path.relative(process.cwd(), out)} (${(results.totalSeconds as number).toFixed(0)} s)`);
 }
 

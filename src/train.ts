@@ -87,9 +87,9 @@ const MAX_OUTPUT = 2 ** 120;
  * are sent as 0. Each such term moves the update by less than 2⁻¹²⁶·|x|, far below the rounding of
  * any weight that is not itself below 2⁻¹⁰⁰.
  */
-const FLOAT32_MIN_NORMAL = 2 ** -126;
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
 
-function logAddExp(a: number, b: number): number {
+export function logAddExp(a: number, b: number): number {
   if (a === -Infinity) return b;
   const m = Math.max(a, b);
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));

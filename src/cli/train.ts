@@ -9,6 +9,7 @@ import { SCHEDULES, train, type TrainOptions, type TrainRecord } from '../train.
 import { parseChoice, parseInteger, parseNumber, parseOptions, parseStepList, required } from './args.js';
 import { DATA_OPTIONS, dataSpec } from './data-options.js';
 import { trainProgress } from './progress.js';
+import { runTrainNet, wantsNetwork } from './train-net.js';
 
 const OPTIONS = [
   ...DATA_OPTIONS, 'model', 'depth', 'width', 'loss', 'reduction', 'schedule', 'lr', 'steps', 'init', 'init-scale',
@@ -95,6 +96,7 @@ export type Annotator = (job: TrainJob) => ((weights: Weights, record: TrainReco
 
 /** Runs `train` and returns its output object (config, backend, records, final weights). */
 export async function runTrain(argv: string[], annotator?: Annotator) {
+  if (wantsNetwork(argv)) return runTrainNet(argv);
   const job = parseTrainJob(argv);
   await useBackend(job.config.backend);
   const progress = trainProgress(job.config.steps);

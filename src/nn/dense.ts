@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../errors.js';
+import { sizeOf, type Backward, type Forward, type Layer, type Shape, type UnitAxes } from './layer.js';
+import { reluBackward } from './relu.js';
+
+/**
+ * A bias-free fully connected layer y = relu?(W x̃), x̃ the input flattened (an image row-major in
+ * NHWC). W is stored as [out, …inShape], so for an image input its last axis is the channel of the
+ * input unit each weight reads: the slice W[:, …, c] is channel c's outgoing weights.
+ *
+ * On wasm XNNPACK multiplies plain products only, and caches a packed right operand under its data
+ * id whatever its shape (src/train.ts, materializeTransposes): the forward product therefore takes
+ * a materialized Wᵀ, or for a single output the naive matrix–vector loop (transposeB, no packing),
+ * and W itself is the right operand only of the backward product dx = dz·W.
+ */
+export class Dense implements Layer {
+  readonly kind = 'dense';
+  readonly outShape: Shape;
+  readonly weightShape: Shape;
+  readonly unitAxes: UnitAxes;
+  private readonly fanIn: number;
+
+  constructor(readonly inShape: Shape, readonly units: number, readonly relu: boolean) {
+    if (!Number.isInteger(units) || units < 1) throw new InputError(`a dense layer needs at least one unit, got ${units}`);
+    this.fanIn = sizeOf(inShape);
+    this.outShape = [units];
+    this.weightShape = [units, ...inShape];
+    this.unitAxes = { in: inShape.length, out: 0 };
+  }
+
+  forward(x: tf.Tensor, W: tf.Tensor | null): Forward {
+    const x2 = tf.reshape(x, [x.shape[0], this.fanIn]) as tf.Tensor2D;
+    const W2 = tf.reshape(W!, [this.units, this.fanIn]) as tf.Tensor2D;
+    let y: tf.Tensor2D;
+    if (this.units === 1) {
+      y = tf.matMul(x2, W2, false, true);
+      if (this.relu) y = tf.relu(y);
+    } else {
+      y = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(x2, [1, ...x2.shape]), b: tf.reshape(tf.transpose(W2), [1, this.fanIn, this.units]) }, {
+        transposeA: false, transposeB: false, activation: this.relu ? 'relu' : 'linear', leakyreluAlpha: 0,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+      y = tf.reshape(y, [x.shape[0], this.units]);
+    }
+    return { y, saved: [x2, y] };
+  }
+
+  backward(dy: tf.Tensor, saved: tf.Tensor[], W: tf.Tensor | null, needDx: boolean): Backward {
+    const [x2, y] = saved as tf.Tensor2D[];
+    const N = x2.shape[0];
+    const dz = (this.relu ? reluBackward(dy, y) : dy) as tf.Tensor2D;
+    // dW = dzᵀ x̃: dzᵀ materialized (a reshape when there is one unit), x̃ the right operand
+    const dzT = this.units === 1 ? tf.reshape(dz, [1, N]) : tf.transpose(dz);
+    const dW = tf.reshape(tf.matMul(dzT as tf.Tensor2D, x2), this.weightShape as number[]);
+    if (!needDx) return { dx: null, dW };
+    const dx = tf.matMul(dz, tf.reshape(W!, [this.units, this.fanIn]) as tf.Tensor2D);
+    return { dx: tf.reshape(dx, [N, ...this.inShape]), dW };
+  }
+}

@@ -1,0 +1,242 @@
+import { DivergenceError, InputError, parameterError } from '../errors.js';
+import { objectiveOfOutputs, type LossSpec } from '../loss.js';
+import { FLOAT32_MIN_NORMAL, logAddExp, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
+import { sizeOf, type Shape } from './layer.js';
+import type { Network } from './network.js';
+import { LocalShard, WorkerShard, type Shard } from './shard.js';
+
+/**
+ * Training of a Network (src/nn) with the project's step pipeline:
+ *   1. forward on the backend, one download of the outputs f;
+ *   2. the host evaluates log L and ∂ log L/∂f in float64 (objectiveOfOutputs) and picks the
+ *      step's coefficient c (scheduleCoefficient, or a schedule given in the options);
+ *   3. one upload of δ = −c ∂ log L/∂f (entries below the smallest normal float32 sent as 0:
+ *      subnormal operands slow float32 arithmetic ~20×, see src/train.ts);
+ *   4. backward on the backend, one download per layer of U_k = Σ_n δ_n ∂f_n/∂W_k = −c g_k;
+ *   5. W_k + m_k U_k in float64, rounded to float32 once.
+ * The host copy of the parameters is the truth; the backend gets a fresh upload after each step.
+ * So undoing a step (a schedule that rejects a step which raised the loss) is putting the previous
+ * host arrays back, and the step is split in two — evaluate() (1–2), descend(c) (3–5) — so that a
+ * schedule can look at log L before choosing c or rejecting the last step.
+ * The backend work of 1 and 4 is done by shards (src/nn/shard.ts), parts of the batch on their own
+ * backend instances that compute at once; f is their outputs in order and U_k the sum of theirs.
+ */
+export interface NetTrainOptions extends LossSpec {
+  schedule: Schedule;
+  /** η of the constant schedule, η₀ of the flow schedule. */
+  lr: number;
+  /** Negative control: per-layer multipliers of the step, which break the balance identities. */
+  layerLr?: number[];
+  /** Replaces the schedule: the coefficient c of W ← W − c·g from log L (or L when !isLog). */
+  coefficient?: (logL: number, isLog: boolean) => number;
+}
+
+/** Images (or vectors) as rows: X holds N examples of `shape` each, row-major; y_n ∈ {−1, +1}. */
+export interface ArraySet {
+  X: Float32Array;
+  shape: Shape;
+  y: ArrayLike<number>;
+}
+
+export interface Evaluation {
+  /** log L (isLog) or L (squared) at the current parameters. */
+  value: number;
+  isLog: boolean;
+  /** ∂value/∂f_n. */
+  grad: Float64Array;
+  /** The outputs f_n. */
+  f: Float32Array;
+}
+
+
+export class NetTrainer {
+  /** The parameters, one flat array per weight layer (row-major in its weightShape). */
+  params: Float32Array[];
+  readonly n: number;
+  stepCount = 0;
+  logFlowTime = -Infinity;
+  /** log L before the last step that had a finite loss, for divergence reports. */
+  lastFiniteLogLoss = NaN;
+  /** U_k of the last step: what it added to each layer (before rounding), for exact step checks. */
+  lastUpdate: Float64Array[] | null = null;
+  private readonly y: Float64Array;
+  /** Parts of the batch, each on its own backend instance; their outputs in order make f. */
+  private readonly shards: Shard[];
+  private pending: Evaluation | null = null;
+  private previous: { params: Float32Array[]; stepCount: number; logFlowTime: number } | null = null;
+
+  /**
+   * `helper`: a worker shard holding the last helper.n examples of the data (see start()); the
+   * rest stay on this thread.
+   */
+  constructor(readonly net: Network, data: ArraySet, init: Float32Array[], readonly opts: NetTrainOptions, helper?: WorkerShard) {
+    if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
+    // the adaptive α with undo (src/schedule.ts) is not wired into this trainer yet: refuse it rather than take α/L steps without undo
+    if (opts.schedule === 'loss-based' && !opts.coefficient) throw new InputError('the loss-based schedule is not available for convolutional networks yet; use constant or flow');
+    if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
+    const shapes = net.weightShapes;
+    if (init.length !== shapes.length) throw new InputError(`the network has ${shapes.length} weight layers, ${init.length} given`);
+    init.forEach((W, k) => {
+      if (W.length !== sizeOf(shapes[k])) throw new InputError(`layer ${k} needs ${sizeOf(shapes[k])} weights [${shapes[k].join(', ')}], got ${W.length}`);
+    });
+    if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
+    const d = sizeOf(data.shape);
+    if (sizeOf(net.inShape) !== d || data.shape.length !== net.inShape.length || data.shape.some((v, i) => v !== net.inShape[i])) {
+      throw new InputError(`the data have examples of shape [${data.shape.join(', ')}], the network takes [${net.inShape.join(', ')}]`);
+    }
+    this.n = data.y.length;
+    if (data.X.length !== this.n * d) throw new InputError(`${data.X.length} values are not ${this.n} examples of ${d}`);
+    this.y = Float64Array.from(data.y);
+    this.params = init.map((W) => Float32Array.from(W));
+    const local = (this.n - (helper?.n ?? 0)) * d;
+    this.shards = [new LocalShard(net, data.X.subarray(0, local), data.shape)];
+    if (helper) this.shards.push(helper);
+  }
+
+  /**
+   * A trainer on two threads: the second half of the batch runs on a second wasm instance in a
+   * worker thread (wasm is single-threaded in Node) and the per-layer sums of both halves are
+   * added on the host in float64. Same steps as one thread up to float32 rounding (the sums are
+   * split in two).
+   */
+  static async start(net: Network, data: ArraySet, init: Float32Array[], opts: NetTrainOptions, threads: 1 | 2 = 2): Promise<NetTrainer> {
+    if (threads === 1) return new NetTrainer(net, data, init, opts);
+    if (threads !== 2) throw new InputError(`threads must be 1 or 2, got ${threads}`);
+    if (!net.spec) throw new InputError('a second thread needs a network built from a spec (buildNetwork)');
+    const n = data.y.length;
+    if (n < 2) throw new InputError('a second thread needs at least 2 examples');
+    const d = sizeOf(data.shape);
+    const helper = await WorkerShard.start(net, net.spec, data.X.slice(Math.ceil(n / 2) * d), data.shape);
+    try {
+      return new NetTrainer(net, data, init, opts, helper);
+    } catch (e) {
+      helper.dispose();
+      throw e;
+    }
+  }
+
+  get degree(): number {
+    return this.net.degree;
+  }
+
+  /** f at the current parameters, the shards computing at once; their activations are kept. */
+  private forward(): Float32Array {
+    for (const s of this.shards) s.startForward(this.params);
+    const parts = this.shards.map((s) => s.finishForward());
+    if (parts.length === 1) return parts[0];
+    const f = new Float32Array(this.n);
+    f.set(parts[0]);
+    f.set(parts[1], parts[0].length);
+    return f;
+  }
+
+  /** U_k = Σ_n delta_n ∂f_n/∂W_k, the shards' sums added in float64; frees the activations. */
+  private backward(delta: Float32Array): Float64Array[] {
+    let at = 0;
+    for (const s of this.shards) {
+      s.startBackward(delta.subarray(at, at + s.n));
+      at += s.n;
+    }
+    const parts = this.shards.map((s) => s.finishBackward());
+    this.pending = null;
+    return parts[0].map((g, k) => {
+      const sum = Float64Array.from(g);
+      for (let j = 1; j < parts.length; j++) for (let i = 0; i < sum.length; i++) sum[i] += parts[j][k][i];
+      return sum;
+    });
+  }
+
+  /**
+   * Forward pass and loss at the current parameters. The activations stay on the backend for
+   * descend(); discard() frees them instead. Throws DivergenceError if the loss is not finite.
+   */
+  evaluate(): Evaluation {
+    this.discard();
+    const f = this.forward();
+    const { value, isLog, grad } = objectiveOfOutputs(f, this.y, this.opts);
+    if (!Number.isFinite(value)) {
+      this.discard();
+      throw new DivergenceError(
+        `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
+          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
+      );
+    }
+    this.pending = { value, isLog, grad, f };
+    return this.pending;
+  }
+
+  /** Frees the activations of an evaluate() that will not be followed by descend(). */
+  discard(): void {
+    this.pending = null;
+    for (const s of this.shards) s.discard();
+  }
+
+  /** The schedule's coefficient c for the evaluated loss. */
+  coefficient(e: Evaluation): number {
+    if (this.opts.coefficient) return this.opts.coefficient(e.value, e.isLog);
+    return scheduleCoefficient(this.opts, this.degree, this.n, e.isLog ? e.value : Math.log(e.value), e.isLog);
+  }
+
+  /** Steps W ← W − c·g from the last evaluate() (g = ∇ log L, or ∇L for squared). */
+  descend(c: number): StepInfo {
+    const p = this.pending;
+    if (!p) throw new Error('descend() needs an evaluate() first');
+    const logL = p.isLog ? p.value : Math.log(p.value);
+    const delta = new Float32Array(p.grad.length);
+    for (let i = 0; i < delta.length; i++) {
+      const d = -c * p.grad[i];
+      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
+    }
+    const U = this.backward(delta);
+    this.opts.layerLr?.forEach((m, k) => U[k].forEach((v, i) => (U[k][i] = m * v)));
+    this.previous = { params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
+    this.params = this.params.map((w, k) => {
+      const u = U[k];
+      const next = new Float32Array(w.length);
+      for (let i = 0; i < w.length; i++) next[i] = w[i] + u[i];
+      return next;
+    });
+    this.lastUpdate = U;
+    // log η_t = log c − log L in log space (η_t passes float64 once log(1/L) > 709)
+    const logStep = p.isLog ? Math.log(c) - logL : Math.log(c);
+    this.lastFiniteLogLoss = logL;
+    this.stepCount++;
+    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
+    return { logLoss: logL, stepSize: p.isLog ? Math.exp(logStep) : c, undone: 0, coefficient: c };
+  }
+
+  /** One step of the configured schedule. */
+  step(): StepInfo {
+    return this.descend(this.coefficient(this.evaluate()));
+  }
+
+  /** Puts back the parameters, step count and flow time from before the last step (one level). */
+  undo(): void {
+    if (!this.previous) throw new Error('no step to undo');
+    this.discard();
+    ({ params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime } = this.previous);
+    this.previous = null;
+    this.lastUpdate = null;
+  }
+
+  /** f_n at the current parameters (float32 outputs of the backend). */
+  outputs(): Float32Array {
+    this.discard();
+    const f = this.forward();
+    this.discard();
+    return f;
+  }
+
+  /** ∇ of the objective (L itself, not log L) at the current parameters, in float64 from float32. */
+  gradient(): { logLoss: number; grads: Float64Array[] } {
+    const e = this.evaluate();
+    const G = this.backward(Float32Array.from(e.grad));
+    const scale = e.isLog ? Math.exp(e.value) : 1;
+    return { logLoss: e.isLog ? e.value : Math.log(e.value), grads: G.map((g) => g.map((v) => v * scale)) };
+  }
+
+  dispose(): void {
+    this.pending = null;
+    for (const s of this.shards) s.dispose();
+  }
+}
