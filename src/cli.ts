@@ -7,7 +7,10 @@ const USAGE = `usage:
       [--backend wasm|cpu] [--out FILE]
   theory3 svm --data FILE [--out FILE]
   theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
-  theory3 verify [--report DIR] [vitest filters…]`;
+  theory3 verify [--report DIR] [--shard I/N] [vitest filters…]
+  theory3 verify --merge DIR [--report OUT]
+  theory3 verify --baseline FILE [--step-multiplier M]
+  theory3 verify --update-baseline [--baseline FILE]`;
 
 /**
  * The command line: one subcommand per job; user mistakes print one line and exit non-zero.
