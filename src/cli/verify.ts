@@ -70,7 +70,7 @@ export async function runVerify(argv: string[]): Promise<void> {
   const jsonFile = join(work, 'vitest.json');
   const shardArgs = shard ? [`--shard=${shard}`, '--reporter=blob', `--outputFile.blob=${join(dir, `blob-${shard.replace('/', '-')}.json`)}`] : [];
   const code = await runVitest(
-    ['run', 'properties/', ...positionals, '--reporter=default', '--reporter=json', `--outputFile.json=${jsonFile}`, ...shardArgs],
+    ['run', ...(positionals.length ? positionals : ['properties/']), '--reporter=default', '--reporter=json', `--outputFile.json=${jsonFile}`, ...shardArgs],
     // The profile's seed is passed on, so that the report names the seed every worker used.
     { ...process.env, THEORY3_SEED: String(profile.seed), THEORY3_REPORT_DIR: work },
   );
