@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'theory3-merge-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function verify(args: string[]): Promise<{ code: number; stderr: string }> {
-  const env = { ...process.env, THEORY3_STORE: join(dir, 'store'), THEORY3_PROFILE: 'ci', THEORY3_SEED: '20190314' };
+  const env: NodeJS.ProcessEnv = { ...process.env, THEORY3_STORE: join(dir, 'store'), THEORY3_PROFILE: 'ci', THEORY3_SEED: '20190314' };
   delete env.THEORY3_REPORT_DIR;
   return new Promise((done) => {
     execFile(join(root, 'node_modules/.bin/tsx'), ['src/cli.ts', 'verify', ...args], { cwd: root, env, maxBuffer: 64 << 20 }, (err, _out, stderr) => {

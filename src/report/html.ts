@@ -23,13 +23,15 @@ const COLORS: Record<Verdict, string> = {
 };
 const badge = (v: Verdict) => `<span class="verdict" style="background:${COLORS[v]}">${v.replace(/-/g, ' ')}</span>`;
 
+const count = (n: number, what: string) => `${fmt(n)} ${what}${n === 1 ? '' : 's'}`;
+
 function evidenceText(e: Evidence): string {
   const parts = [
     `${fmt(e.tests)} test${e.tests === 1 ? '' : 's'}`,
-    e.cases ? `${fmt(e.cases)} cases` : '',
-    e.replicates ? `${fmt(e.replicates)} replicates` : '',
-    e.checks ? `${fmt(e.checks)} checks` : '',
-    e.steps ? `${fmt(e.steps)} steps` : '',
+    e.cases ? count(e.cases, 'case') : '',
+    e.replicates ? count(e.replicates, 'replicate') : '',
+    e.checks ? count(e.checks, 'check') : '',
+    e.steps ? count(e.steps, 'step') : '',
     e.maxRho !== null ? `ρ up to ${fmt(e.maxRho)}` : '',
     e.maxLogT !== null ? `log t up to ${fmt(e.maxLogT)}` : '',
   ];
@@ -46,7 +48,7 @@ function summary(r: Report): string {
   const rows = r.claims.flatMap((c) => {
     const [figure, predicted] = keyFigure(c);
     return [
-      `<tr class="claim"><td><a href="#${c.id}">${c.id}</a> ${esc(c.title)}</td><td>${badge(c.verdict)}</td><td>${evidenceText(c.evidence)}</td><td>${figure}</td><td>${predicted}</td></tr>`,
+      `<tr class="claim"><td><a href="#${c.id}">${c.id}</a> ${esc(c.title)}</td><td>${badge(c.verdict)}</td><td>${evidenceText(c.evidence)}</td><td>${figure}</td><td data-label="predicted">${predicted}</td></tr>`,
       ...c.controls.map((n) => `<tr class="control"><td>↳ <code>${esc(n.id)}</code> ${esc(n.name)}</td><td>${badge(n.verdict)}</td><td>${evidenceText(n.evidence)}</td><td colspan="2">${n.counterexamples.length ? `counterexample <code>${esc(n.counterexamples[0].id)}</code>` : ''}</td></tr>`),
     ];
   });
@@ -91,7 +93,9 @@ code{font-size:.9em;word-break:break-all}code.cmd{display:inline-block;backgroun
 section{border-top:1px solid #d0d7de;margin-top:1.5em}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plot{margin:0;max-width:100%}.plot svg{max-width:100%;height:auto}
 .violation{border:2px solid #cf222e;border-radius:6px;padding:0 10px;margin:.8em 0}
-@media (max-width:600px){body{font-size:14px}table.summary td,table.summary th{padding:2px 4px}}`;
+@media (max-width:600px){body{font-size:14px}table.summary thead{display:none}table.summary,table.summary tbody,table.summary tr,table.summary td{display:block;width:auto}
+table.summary tr{border:1px solid #d0d7de;margin-bottom:6px}table.summary td{border:none;padding:2px 6px}table.summary td:empty{display:none}
+table.summary td[data-label]:not(:empty)::before{content:attr(data-label) ": ";color:#57606a}}`;
 
 export function reportHtml(r: Report, plots: Plot[], violations: ViolationView[] = []): string {
   const seeds = [...new Set(r.seeds)].join(', ');

@@ -148,6 +148,21 @@ function gapPlot(g: GapSet): TopLevelSpec | null {
   return chart('generalization gap against N (95% intervals)', layers);
 }
 
+/** γ̃ and log L against the step, with the step from which L < 1 (where the claims apply): every run has this view, however short. */
+export function stepSpec(records: TrainRecord[]): TopLevelSpec | null {
+  const rows: Row[] = records
+    .filter((r) => Number.isFinite(r.smoothedMargin) && Number.isFinite(r.logLoss))
+    .flatMap((r) => [
+      { step: r.step, v: r.smoothedMargin, series: 'γ̃ smoothed margin' },
+      { step: r.step, v: r.logLoss, series: 'log L' },
+    ]);
+  if (rows.length < 4) return null;
+  const fitted = records.find((r) => r.logLoss < 0);
+  const layers: Layer[] = [line(rows, q('step', 'step (GD iterations)'), q('v', 'γ̃  and  log L'), { points: records.length < 40 })];
+  if (fitted) layers.push({ data: { values: [{ step: fitted.step, series: 'theory: claims apply from L < 1' }] }, mark: { type: 'rule', strokeDash: [4, 3] }, encoding: { x: q('step', ''), color } });
+  return chart('the run against the step', layers);
+}
+
 export function trajectorySpecs(t: Trajectory): TopLevelSpec[] {
   const records = t.records.filter((r) => Number.isFinite(r.rho));
   return [rhoPlot(t, records), lossRatePlot(records), marginPlot(t, records), anglePlot(records), balancePlot(records)].filter((s): s is TopLevelSpec => s !== null);

@@ -2,7 +2,7 @@ import type { RunData } from './data.js';
 import type { ViolationView } from './html.js';
 import type { Report } from './model.js';
 import { renderSvg } from '../plot.js';
-import { trajectorySpecs } from './plots.js';
+import { stepSpec, trajectorySpecs } from './plots.js';
 
 const MAX_ROWS = 6;
 const short = (v: unknown) => {
@@ -34,7 +34,8 @@ export async function violationViews(report: Report, data: RunData): Promise<Vio
           const [{ useBackend }, { train }] = await Promise.all([import('../backend.js'), import('../train.js')]);
           await useBackend((c.backend ?? 'wasm') as 'wasm' | 'cpu');
           const { records } = train(d, init, options, { steps, record: c.job.record });
-          for (const spec of trajectorySpecs({ id: ref.property, records, figures: {} })) plots.push(await renderSvg(spec));
+          const specs = [stepSpec(records), ...trajectorySpecs({ id: ref.property, records, figures: {} })].filter((x) => x !== null);
+          for (const spec of specs) plots.push(await renderSvg(spec));
         } catch (e) {
           rows.push(['replay here', `failed: ${(e as Error).message}`]);
         }
