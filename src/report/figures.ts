@@ -43,9 +43,11 @@ export function rhoSlope(records: TrainRecord[]): { a: number; b: number } | nul
   return fitLine(lateHalf(records).map((r) => ({ x: r.logFlowTime, y: r.rho })));
 }
 
-/** Angle to the SVM against 1/log t over the records with log t > 1: a line through them. */
+/** Angle to the SVM against 1/log t over the late half in log t (where O(1/log t) is claimed): a line through them. */
 export function angleFit(records: TrainRecord[]): { a: number; b: number } | null {
-  return fitLine(records.filter((r) => typeof r.angleToSvm === 'number' && r.logFlowTime > 1).map((r) => ({ x: 1 / r.logFlowTime, y: r.angleToSvm as number })));
+  const angled = records.filter((r) => typeof r.angleToSvm === 'number' && r.logFlowTime > 1);
+  const end = angled.at(-1)?.logFlowTime ?? 0;
+  return fitLine(angled.filter((r) => r.logFlowTime >= end / 2).map((r) => ({ x: 1 / r.logFlowTime, y: r.angleToSvm as number })));
 }
 
 export function trajectoryFigures(t: Trajectory): Figure[] {

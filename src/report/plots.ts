@@ -25,7 +25,7 @@ type Layer = Record<string, unknown>;
 const WIDTH = 320;
 const HEIGHT = 210;
 const q = (field: string, title: string, extra: object = {}) => ({ field, type: 'quantitative' as const, title, ...extra });
-const color = { field: 'series', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const, columns: 2 } };
+const color = { field: 'series', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const, columns: 1, labelLimit: 0 } };
 
 function chart(title: string, layers: Layer[]): TopLevelSpec {
   return { title: { text: title, fontSize: 13 }, width: WIDTH, height: HEIGHT, layer: layers, config: { axis: { titleFontSize: 11 } } } as unknown as TopLevelSpec;
