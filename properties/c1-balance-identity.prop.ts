@@ -27,7 +27,7 @@ import { describe, expect, test } from 'vitest';
 import { dot, logLoss, margins, sumSquares } from '../src/measure.js';
 import type { Weights } from '../src/model.js';
 import { Trainer } from '../src/train.js';
-import { assertProperty, checkProperty, reportTrajectory } from './store.js';
+import { assertProperty, checkProperty, reportEvidence, reportFigure, reportTrajectory } from './store.js';
 import { buildExperiment, curvatureScale, expTypeLossArb, gridReal, lossArb, reductionArb, runs, settingArb, U32 } from './common.js';
 
 interface Check {
@@ -182,7 +182,8 @@ describe('C1: exact balance identities of a GD step', () => {
     });
     // The identity must say more than "conserved": in a good share of checks the η² term is
     // well above the tolerance, so a step that dropped it would fail.
-    reportTrajectory('C1', [], { checks: total, shareWithVisibleSecondOrderTerm: informative / total });
+    reportEvidence({ checks: total });
+    reportFigure({ name: 'share of checks with the η² term above 10× the tolerance', value: informative / total, predicted: '> 0.2' });
     expect(informative / total).toBeGreaterThan(0.2);
   });
 });

@@ -153,7 +153,7 @@ import { stream } from '../src/rng.js';
 import { hoeffdingRadius, sequentialMeanTest, splitAlpha, type SequentialTest } from '../src/stats.js';
 import { train, Trainer, type TrainOptions } from '../src/train.js';
 import { expectChecked, gridReal, runs, seedArb } from './common.js';
-import { reportGaps } from './store.js';
+import { reportEvidence, reportFigure, reportGaps } from './store.js';
 
 const DEPTH = 2;
 const TEACHER_WIDTH = 3;
@@ -280,6 +280,7 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
         let attempts = 0;
         let largestGap = -Infinity;
         const sums = { small: { loss: 0, error: 0 }, large: { loss: 0, error: 0 }, count: 0 };
+        const squares = { small: { loss: 0, error: 0 }, large: { loss: 0, error: 0 } };
         const maxAttempts = Math.ceil(maxObservations / (1 - MAX_UNFIT_FRACTION));
         while (!lossTest.done && attempts < maxAttempts) {
           const r = replicate(c, attempts++);
@@ -291,6 +292,8 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
           for (const k of ['loss', 'error'] as const) {
             sums.small[k] += r.small[k];
             sums.large[k] += r.large[k];
+            squares.small[k] += r.small[k] ** 2;
+            squares.large[k] += r.large[k] ** 2;
           }
           sums.count++;
           replicates++;
@@ -298,10 +301,15 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
         }
         const summary = `${JSON.stringify(c)}: ${attempts} replicates tried; ${describeTest('loss', lossTest)}; mean 0-1 gap ${fmt(sums.small.error / sums.count)} at N, ${fmt(sums.large.error / sums.count)} at 4N (not tested); largest loss gap ${fmt(largestGap)} (bounds ${fmt(boundSmall)} at N, ${fmt(boundLarge)} at 4N)`;
         console.log(`C7 ${summary}`);
-        reportGaps('C7', (['loss', 'error'] as const).flatMap((k) => [
-          { n: N_SMALL, gap: sums.small[k] / sums.count, which: `${k} gap` },
-          { n: N_LARGE, gap: sums.large[k] / sums.count, which: `${k} gap` },
-        ]));
+        // For the report: each mean with its normal-approximation 95% interval, and the bound.
+        const point = (k: 'loss' | 'error', size: 'small' | 'large', n: number, bound?: number) => {
+          const mean = sums[size][k] / sums.count;
+          const half = 1.96 * Math.sqrt(Math.max(0, squares[size][k] / sums.count - mean ** 2) / Math.max(1, sums.count - 1));
+          return { n, gap: mean, which: `${k} gap`, lower: mean - half, upper: mean + half, replicates: sums.count, ...(bound ? { bound } : {}) };
+        };
+        reportGaps('C7', [point('loss', 'small', N_SMALL, boundSmall), point('loss', 'large', N_LARGE, boundLarge), point('error', 'small', N_SMALL), point('error', 'large', N_LARGE)]);
+        reportEvidence({ replicates: sums.count });
+        reportFigure({ name: 'mean loss-gap difference gap(N) − gap(4N)', value: lossTest.mean, predicted: `> 0 at α = ${ALPHA}` });
         if (!lossTest.done) {
           throw new Error(`more than ${MAX_UNFIT_FRACTION * 100}% of replicates did not reach L < 1 within ${STEP_CAP} steps (or had a degenerate teacher): ${summary}`);
         }

@@ -231,6 +231,6 @@ export function expectChecked(name: string, checked: number, floor: number, repo
   console.log(`${name}: ${checked} cases checked`);
   // Properties run through fc.assert (not store.ts) leave their count for the report here; those
   // run through assertProperty/checkProperty have reported fast-check's own count already.
-  if (reportId) reportRun(reportId, { numRuns: checked, seed: inject('theory3').seed, failed: checked < floor });
+  if (reportId) reportRun(reportId, { numRuns: checked, failed: checked < floor });
   if (checked < floor) throw new Error(`${name}: only ${checked} cases checked, fewer than ${floor}`);
 }

@@ -1,9 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { CHECKS } from '../src/checks.js';
 import { saveCounterexample, storedInputs, type StoredJob } from '../src/counterexamples.js';
 import type { TrainRecord } from '../src/train.js';
+import { currentEvidence, reportDir, type Figure } from './evidence.js';
 
 /**
  * fast-check with a memory: stored counterexamples of the property run first, and a new failure
@@ -24,12 +25,12 @@ export interface ClaimProperty<T> {
 export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
   const examples = storedInputs(p.id) as [T][];
   const details = fc.check(fc.property(p.arb, p.predicate), { ...p.params, examples: [...examples, ...(p.params.examples ?? [])] });
-  reportRun(p.id, details);
+  let stored: string | undefined;
   if (details.failed && details.counterexample) {
     const input = details.counterexample[0];
     const job = p.job?.(input);
     if (job && !(job.check in CHECKS)) throw new Error(`unknown check ${job.check}`);
-    saveCounterexample({
+    stored = saveCounterexample({
       property: p.id,
       claim: p.id.split('-')[0] === 'N' ? p.id.split('-').slice(0, 2).join('-') : p.id.split('-')[0],
       seed: details.seed,
@@ -39,6 +40,7 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
       failure: details.errorInstance ? String((details.errorInstance as Error).message ?? details.errorInstance) : 'the predicate returned false',
     });
   }
+  reportRun(p.id, details, stored);
   return details;
 }
 
@@ -53,29 +55,67 @@ export function assertProperty<T>(p: ClaimProperty<T>): void {
 }
 
 /**
- * For `npm run verify`: when THEORY3_REPORT_DIR is set, a property leaves its run count and one
- * representative trajectory there, for the report's figures and plots.
+ * For `npm run verify` (THEORY3_REPORT_DIR set): what a property tells the report. Cases, steps,
+ * ρ and t are counted for every test without help (properties/evidence.ts); these add what only
+ * the property knows. Each is a no-op outside `verify`.
  */
-export function reportRun(id: string, details: { numRuns: number; seed: number; failed: boolean }): void {
-  const dir = process.env.THEORY3_REPORT_DIR;
+
+/** A run of the store: its property id names the test's cases, and a stored counterexample travels with the report data. */
+export function reportRun(id: string, details: { numRuns: number; failed: boolean }, storedFile?: string): void {
+  const dir = reportDir();
   if (!dir) return;
-  mkdirSync(dir, { recursive: true });
-  appendFileSync(join(dir, 'runs.jsonl'), JSON.stringify({ id, runs: details.numRuns, seed: details.seed, failed: details.failed }) + '\n');
+  let counterexample: string | undefined;
+  if (storedFile) {
+    counterexample = basename(storedFile, '.json');
+    mkdirSync(join(dir, 'counterexamples', id), { recursive: true });
+    copyFileSync(storedFile, join(dir, 'counterexamples', id, basename(storedFile)));
+  }
+  currentEvidence().storeRuns.push({ id, runs: details.numRuns, failed: details.failed, ...(counterexample ? { counterexample } : {}) });
 }
 
+/** Counts only the property knows: replicates of a statistical test, identities checked. */
+export function reportEvidence(e: { replicates?: number; checks?: number }): void {
+  if (!reportDir()) return;
+  const acc = currentEvidence();
+  acc.replicates += e.replicates ?? 0;
+  acc.checks += e.checks ?? 0;
+}
+
+/** A key figure of the claim, with what theory predicts for it; shown in the report's summary. */
+export function reportFigure(f: Figure): void {
+  if (!reportDir()) return;
+  currentEvidence().figures.push(f);
+}
+
+/**
+ * One representative training run of a claim (the first reported; the report plots it with the
+ * theory's predictions). `figures` may name `gammaStar` (γ* of the SVM), which the plots draw.
+ */
 export function reportTrajectory(id: string, records: TrainRecord[], figures: Record<string, number> = {}): void {
-  const dir = process.env.THEORY3_REPORT_DIR;
+  const dir = reportDir();
   if (!dir) return;
   const file = join(dir, `trajectory-${id}.json`);
   if (existsSync(file)) return; // the first run is the representative one
   mkdirSync(dir, { recursive: true });
-  writeFileSync(file, JSON.stringify({ id, records, figures }));
+  writeFileSync(file, JSON.stringify({ id, test: currentEvidence().title, records, figures }));
 }
 
-/** C7's mean gaps against N, for the report's log–log plot. */
-export function reportGaps(id: string, points: { n: number; gap: number; which: string }[]): void {
-  const dir = process.env.THEORY3_REPORT_DIR;
+/**
+ * Mean gaps against N (C7), for the report's plot: each point may carry its confidence interval
+ * [lower, upper], the Rademacher bound at that N and the number of replicates behind the mean.
+ */
+export interface GapPoint {
+  n: number;
+  gap: number;
+  which: string;
+  lower?: number;
+  upper?: number;
+  bound?: number;
+  replicates?: number;
+}
+export function reportGaps(id: string, points: GapPoint[]): void {
+  const dir = reportDir();
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `gaps-${id}.json`), JSON.stringify({ id, points }));
+  writeFileSync(join(dir, `gaps-${id}.json`), JSON.stringify({ id, test: currentEvidence().title, points }));
 }

@@ -1,35 +1,54 @@
 /**
- * Opens report/index.html in headless Chromium (Debian package `chromium`; or set CHROMIUM) and
- * checks that the page renders its plots: the DOM Chromium built holds as many rendered SVG
- * charts (with drawn marks) as the report has plots, and a screenshot is saved beside it.
+ * Opens report/index.html in headless Chromium (Debian package `chromium`, driven by
+ * playwright-core; or set CHROMIUM) at 1400 px and at 400 px wide, saves a full-page screenshot of
+ * each beside the report, and checks that the page renders: the summary table is laid out with a
+ * row per claim and per control, every plot of the page is an SVG drawn with marks and a visible
+ * size, and nothing is wider than the window (no sideways scroll of the page itself).
  * Usage: npm run verify:browser [-- report/index.html]
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 
 const page = resolve(process.argv[2] ?? 'report/index.html');
-const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(page)) fail(`${page} does not exist: run npm run verify first`);
-if (!existsSync(chromium)) fail(`no Chromium at ${chromium}: apt-get install chromium, or set CHROMIUM`);
+if (!existsSync(executablePath)) fail(`no Chromium at ${executablePath}: apt-get install chromium, or set CHROMIUM`);
 
-// Flags for a closed network and a root user (see the machine notes): no sandbox, no background traffic.
-const profile = mkdtempSync(join(tmpdir(), 'theory3-chromium-'));
-const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
+const html = readFileSync(page, 'utf8');
+const expectedPlots = (html.match(/<figure class="plot"/g) ?? []).length;
+const expectedRows = (html.match(/<tr class="(claim|control)"/g) ?? []).length;
+if (expectedPlots === 0) fail('the report has no plots');
+if (/\b(src|href)="(https?:)?\/\//.test(html)) fail('the report links an external resource; it must be self-contained');
+
+// Flags for a closed network and a root user: no sandbox, no background traffic.
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
 try {
-  const url = `file://${page}`;
-  const dom = execFileSync(chromium, [...flags, '--dump-dom', url], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
-  const expected = (readFileSync(page, 'utf8').match(/<div class="plot">/g) ?? []).length;
-  const rendered = (dom.match(/<div class="plot"><svg[^>]*class="marks"/g) ?? []).length;
-  const paths = (dom.match(/<path /g) ?? []).length;
-  const shot = join(dirname(page), 'screenshot.png');
-  execFileSync(chromium, [...flags, `--screenshot=${shot}`, '--window-size=1200,4000', url], { stdio: 'ignore', timeout: 60_000 });
-  if (expected === 0) fail('the report has no plots');
-  if (rendered !== expected || paths < 4 * expected) fail(`Chromium rendered ${rendered} of ${expected} plots (${paths} paths)`);
-  process.stderr.write(`theory3: ${rendered} plots render in Chromium (${paths} drawn paths); screenshot ${shot}\n`);
+  for (const width of [1400, 400]) {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, offline: true });
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    const seen = await tab.evaluate(() => {
+      const rows = [...document.querySelectorAll('#summary tr.claim, #summary tr.control')].filter((r) => r.getBoundingClientRect().height > 0).length;
+      const plots = [...document.querySelectorAll('figure.plot svg')].filter((s) => {
+        const b = s.getBoundingClientRect();
+        return b.width > 100 && b.height > 80 && s.querySelectorAll('path').length >= 4;
+      }).length;
+      return { rows, plots, pageWidth: document.documentElement.scrollWidth };
+    });
+    const shot = join(dirname(page), `screenshot-${width}.png`);
+    await tab.screenshot({ path: shot, fullPage: true });
+    if (seen.rows !== expectedRows) fail(`at ${width} px the summary table shows ${seen.rows} of ${expectedRows} rows`);
+    if (seen.plots !== expectedPlots) fail(`at ${width} px ${seen.plots} of ${expectedPlots} plots render`);
+    if (seen.pageWidth > width + 1) fail(`at ${width} px the page is ${seen.pageWidth} px wide (scrolls sideways)`);
+    process.stderr.write(`theory3: ${width} px: summary ${seen.rows} rows, ${seen.plots} plots render; screenshot ${shot}\n`);
+    await context.close();
+  }
 } finally {
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 
 function fail(message: string): never {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
+import { collectEvidence } from '../properties/evidence.js';
 import { useBackend } from '../src/backend.js';
 
 // Every test file runs in its own worker: configure fast-check and the tfjs backend there.
@@ -11,3 +12,5 @@ fc.configureGlobal({
   ...(profile.timeBudgetMs ? { interruptAfterTimeLimit: profile.timeBudgetMs, markInterruptAsFailure: false } : {}),
 });
 await useBackend(profile.backend);
+// Under `npm run verify`: count what every test ran, for the report.
+collectEvidence({ beforeEach, afterEach });

@@ -6,8 +6,10 @@ export function parseOptions(
   argv: string[],
   names: readonly string[],
   command: string,
+  flags: readonly string[] = [],
 ): { values: Record<string, string | undefined>; positionals: string[] } {
-  const options = Object.fromEntries(names.map((n) => [n, { type: 'string' as const }]));
+  // Flags (options without a value) come back as the string "true".
+  const options = Object.fromEntries([...names.map((n) => [n, { type: 'string' as const }]), ...flags.map((n) => [n, { type: 'boolean' as const }])]);
   // "--lr -1" would be read as an option "-1": join a negative number to its option, so that
   // the value reaches the check that says what is wrong with it.
   const args: string[] = [];
@@ -18,7 +20,8 @@ export function parseOptions(
   }
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
-    return { values: values as Record<string, string | undefined>, positionals };
+    const strings = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v === false ? undefined : v]));
+    return { values: strings as Record<string, string | undefined>, positionals };
   } catch (e) {
     // node's messages can span lines ("--lr -1" is "ambiguous"): keep the first, one line out.
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').split('\n')[0].trim();

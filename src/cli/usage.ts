@@ -55,14 +55,23 @@ reproduces).
   --out TRAJ.json      write the trajectory in the train output format
   --plot OUT.svg       plot the trajectory`;
 
-export const VERIFY_HELP = `usage: theory3 verify [--report DIR] [vitest filters…]
+export const VERIFY_HELP = `usage: theory3 verify [--report DIR] [--shard I/N] [vitest filters…]
+       theory3 verify --merge DIR [--report OUT]
+       theory3 verify --baseline FILE [--step-multiplier M]
+       theory3 verify --update-baseline [--baseline FILE]
 
 Runs every claim and its negative controls (the properties/ suite), with progress on stderr, and
 writes DIR/index.html and DIR/report.json (default DIR: report). Exit 0 iff every claim holds and
 every negative control fails as predicted. Environment: THEORY3_PROFILE, THEORY3_SEED,
 THEORY3_RUNS, THEORY3_BACKEND, THEORY3_TIME_BUDGET (see the README).
 
-  --report DIR         where to write the report (default report)`;
+  --report DIR         where to write the report (default report)
+  --shard I/N          run shard I of N and leave its blob report and data in DIR
+  --merge DIR          build one report from the shards' blob reports found under DIR
+  --baseline FILE      re-run the fixed-seed baseline runs and compare their key figures with
+                       FILE (exit 1 if any moved beyond its tolerance)
+  --step-multiplier M  scale the baseline runs' step (to see the baseline catch a change)
+  --update-baseline    rewrite the baseline file (default baseline/figures.json) on purpose`;
 
 export const HELP = `usage: theory3 <command> [options]
 
