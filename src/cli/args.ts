@@ -20,7 +20,7 @@ export function parseOptions(
   }
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
-    const strings = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v === false ? undefined : v]));
+    const strings = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === true ? 'true' : v]));
     return { values: strings as Record<string, string | undefined>, positionals };
   } catch (e) {
     // node's messages can span lines ("--lr -1" is "ambiguous"): keep the first, one line out.
