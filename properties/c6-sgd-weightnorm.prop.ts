@@ -18,7 +18,7 @@
  *              to T by at least 0.6× (measured ≤ 0.48×; the squared loss: ≥ 0.69×). Since γ̃ ≤ γ̄ ≤
  *              γ* and ŵ is the unique max-margin direction, sin ∠(w, ŵ) ≤ √(1 − (γ̃/γ*)²): this is
  *              the direction converging, in the quantity that does so monotonically;
- *   angle      the angle to ŵ at T is at most 0.45 rad (measured ≤ 0.35), and at most the largest
+ *   angle      the angle to ŵ at T is at most the largest
  *              angle recorded in the first tenth of the run (log t up to ~75% of its final value)
  *              plus 0.02 rad. Typically it is ~10× smaller (median ratio 0.09), but it is not
  *              monotone: when the support vectors' SVM multipliers differ by ~10×, the O(1) offset
@@ -26,6 +26,10 @@
  *              whole budget. The worst such set (fast-check draws it often: data seed 18, 2 points
  *              in 2-d, multipliers 2.9 and 0.28) goes from 0.011 at step 8 to 0.125 at step 10⁴
  *              and 0.126 at 10⁵ before it turns: overshoot 0.0084 rad, the largest measured;
+ *              A cap of 0.45 rad on the end angle was dropped: a fixed threshold on a quantity that
+ *              converges only in the limit, it failed a flake audit at 0.487 (5 points in 2-d, data
+ *              seed 198764, batch 1, lr scale 0.5), and at log t ≈ 6–9 no C/log t bound holds (the
+ *              part of w off ŵ grew up to 389× from T/100 to T over 80 measured runs);
  *   vs GD      the SGD angle at T is within 0.05 rad of full-batch float64 GD's from the same start
  *              with the same η (measured ≤ 0.031, median 0.0013): SGD follows GD's path.
  * Weight normalization (memo; Salimans & Kingma 2016): W_k = g_k v_k/‖v_k‖ and GD on (g, v)
@@ -105,7 +109,6 @@ import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 const T = 10_000;
 const SGD_SLOPE = 0.2; // × ‖ŵ‖
 const SGD_DEFICIT = 0.6;
-const SGD_ANGLE = 0.45;
 const SGD_VS_GD = 0.05;
 /** The end angle may exceed the largest angle of the first tenth of the run by this much (rad). */
 const SGD_OVERSHOOT = 0.02;
@@ -163,7 +166,6 @@ function sgdStats(records: TrainRecord[], gammaStar: number): SgdStats {
 function directionFailure(s: SgdStats): string | null {
   if (s.deficit > SGD_DEFICIT) return `smoothed-margin deficit shrank only to ${s.deficit} of its value at step ${T / 100} (need ≤ ${SGD_DEFICIT})`;
   if (s.angle > s.earlyAngle + SGD_OVERSHOOT) return `angle ${s.angle} at step ${T} above every angle of the first tenth (max ${s.earlyAngle}) by more than ${SGD_OVERSHOOT}`;
-  if (s.angle > SGD_ANGLE) return `angle ${s.angle} at step ${T} above ${SGD_ANGLE}`;
   return null;
 }
 
@@ -193,7 +195,7 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
       params: { numRuns: runs(3) },
     });
     console.log(`C6 SGD worst run: slope ${worst.slope.toFixed(3)}‖ŵ‖ (≥ ${SGD_SLOPE}), deficit ratio ${worst.deficit.toFixed(3)} (≤ ${SGD_DEFICIT}), ` +
-      `angle ${worst.angle.toFixed(3)} (≤ ${SGD_ANGLE}), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
+      `angle ${worst.angle.toFixed(3)} (not asserted), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
       `${ratios.sort((a, b) => a - b)[ratios.length >> 1].toFixed(3)}), |SGD − GD| ${worst.vsGd.toFixed(4)} (≤ ${SGD_VS_GD})`);
     expectChecked('C6 SGD', checked, runs(3));
   });
