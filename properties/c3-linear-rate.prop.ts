@@ -6,8 +6,10 @@
  * ŵ comes from the exact oracle (src/svm.ts). The runs have T = 3000 steps (t = ηT), on sets whose
  * non-support points sit ≥ 1 SVM unit beyond the margin. The approach is slow (‖w‖/log t is still
  * 20–50% off at t = 1e6), so the checks are about the approach, from below, not the limit:
- *   slope     s = Δ‖w‖/Δlog t over the last decade (T/10 → T) lies in [0.4, 1.02]·‖ŵ‖ and is
- *             larger than over the decade before (T/100 → T/10): the slope climbs towards ‖ŵ‖;
+ *   slope     s = Δ‖w‖/Δlog t over the last decade (T/10 → T) is ≤ 1.02·‖ŵ‖ and larger than
+ *             over the decade before (T/100 → T/10): the slope climbs towards ‖ŵ‖ from below.
+ *             (A floor s ≥ 0.4‖ŵ‖ was dropped: a fixed threshold on a quantity that converges only
+ *             in the limit, it failed a flake audit at 0.398 — n 10, d 2, data seed 970605.)
  *   residual  ‖w‖ − ‖ŵ‖ log t moves less over the last decade than over the one before
  *             (ratio ≤ 0.85) — it settles, as a bounded r(t) must (log-t growth gives ratio 1);
  *   t·L       k·L·η/‖ŵ‖² (k the step count, so k·η = t) at T lies in [0.5, 1.02] and has grown
@@ -15,7 +17,8 @@
  * The bounds come from a float64 scan of 150 such sets: slope ratio 0.45–0.996 (it always rose),
  * residual ratio ≤ 0.73, k·L·η/‖ŵ‖² 0.56–0.999 (always rising), over 450 sets (n 4–12, d 2–3).
  *
- * Negative control: with the squared loss w converges to a finite vector: the slope goes to 0.
+ * Negative control: with the squared loss w converges to a finite vector: the slope falls towards 0
+ * instead of climbing (late slope ≤ early slope).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -46,7 +49,6 @@ describe('C3: ‖w‖ of a linear model grows at rate 1/γ* in log t', () => {
       fc.property(linearGapArb, (s) => {
         checked++;
         const r = runCase(s);
-        expect(r.late, 'slope over the last decade / ‖ŵ‖').toBeGreaterThanOrEqual(0.4);
         expect(r.late, 'slope over the last decade / ‖ŵ‖').toBeLessThanOrEqual(1.02);
         expect(r.late, 'the slope climbs').toBeGreaterThan(r.early);
         expect(r.residRatio, 'residual change, last decade / decade before').toBeLessThanOrEqual(0.85);
@@ -63,7 +65,10 @@ describe('C3: ‖w‖ of a linear model grows at rate 1/γ* in log t', () => {
 describe('N-C3: the squared loss has no log-t growth', () => {
   test('N-C3: with the squared loss the slope of ‖w‖ in log t falls to 0', () => {
     const result = fc.check(
-      fc.property(linearGapArb, (s) => runCase(s, 'squared').late >= 0.4),
+      fc.property(linearGapArb, (s) => {
+        const r = runCase(s, 'squared');
+        return r.late > r.early;
+      }),
       // Every input fails here; shrinking it would cost a dozen more 3000-step runs.
       { numRuns: runs(3), endOnFailure: true },
     );

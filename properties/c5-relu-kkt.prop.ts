@@ -166,7 +166,7 @@ describe('N-C5: where the direction does not approach the SVM of the features', 
     );
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;
-    expect(s.n).toBeLessThanOrEqual(4);
+    expect(s.n).toBeLessThanOrEqual(5); // a local minimum of shrinking: 5 points seen in a flake audit (seed 2117315549)
     expect(s.width).toBeLessThanOrEqual(8); // shrinking stops at a local minimum: widths 6–7 seen in a flake audit
   });
 });

@@ -18,7 +18,7 @@
  *              to T by at least 0.6× (measured ≤ 0.48×; the squared loss: ≥ 0.69×). Since γ̃ ≤ γ̄ ≤
  *              γ* and ŵ is the unique max-margin direction, sin ∠(w, ŵ) ≤ √(1 − (γ̃/γ*)²): this is
  *              the direction converging, in the quantity that does so monotonically;
- *   angle      the angle to ŵ at T is at most 0.45 rad (measured ≤ 0.35), and at most the largest
+ *   angle      the angle to ŵ at T is at most the largest
  *              angle recorded in the first tenth of the run (log t up to ~75% of its final value)
  *              plus 0.02 rad. Typically it is ~10× smaller (median ratio 0.09), but it is not
  *              monotone: when the support vectors' SVM multipliers differ by ~10×, the O(1) offset
@@ -26,6 +26,10 @@
  *              whole budget. The worst such set (fast-check draws it often: data seed 18, 2 points
  *              in 2-d, multipliers 2.9 and 0.28) goes from 0.011 at step 8 to 0.125 at step 10⁴
  *              and 0.126 at 10⁵ before it turns: overshoot 0.0084 rad, the largest measured;
+ *              A cap of 0.45 rad on the end angle was dropped: a fixed threshold on a quantity that
+ *              converges only in the limit, it failed a flake audit at 0.487 (5 points in 2-d, data
+ *              seed 198764, batch 1, lr scale 0.5), and at log t ≈ 6–9 no C/log t bound holds (the
+ *              part of w off ŵ grew up to 389× from T/100 to T over 80 measured runs);
  *   vs GD      the SGD angle at T is within 0.05 rad of full-batch float64 GD's from the same start
  *              with the same η (measured ≤ 0.031, median 0.0013): SGD follows GD's path.
  * Weight normalization (memo; Salimans & Kingma 2016): W_k = g_k v_k/‖v_k‖ and GD on (g, v)
@@ -83,8 +87,11 @@
  * unit spheres (ρ_k held), by float64 central differences, has λ_min ≥ −0.1·max|λ|; the spectra
  * are printed. Measured on ~35 fitted runs: λ_min/max|λ| ≥ −0.047, ≥ −0.01 in most, ≥ 0 in about
  * half (the Riemannian gradient is not yet 0 there: these are ends of runs, not certified
- * stationary points). Runs that stay on a dead-ReLU plateau are skipped (about a third), as are
- * badly misfit inits (the precondition of (iii)).
+ * stationary points). Runs that stay on a dead-ReLU plateau are skipped through fc.pre (about a
+ * third; they used to be skipped by a return that counted as a pass), as are badly misfit inits
+ * (the precondition of (iii)). Asserted for a majority of 5 fitted runs, as the conjecture says
+ * "most": once plateau runs no longer counted, a fresh-seed flake audit found fitted runs with
+ * λ_min/max|λ| = −0.155 (2 of 20 audit runs had one).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -105,7 +112,6 @@ import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 const T = 10_000;
 const SGD_SLOPE = 0.2; // × ‖ŵ‖
 const SGD_DEFICIT = 0.6;
-const SGD_ANGLE = 0.45;
 const SGD_VS_GD = 0.05;
 /** The end angle may exceed the largest angle of the first tenth of the run by this much (rad). */
 const SGD_OVERSHOOT = 0.02;
@@ -163,7 +169,6 @@ function sgdStats(records: TrainRecord[], gammaStar: number): SgdStats {
 function directionFailure(s: SgdStats): string | null {
   if (s.deficit > SGD_DEFICIT) return `smoothed-margin deficit shrank only to ${s.deficit} of its value at step ${T / 100} (need ≤ ${SGD_DEFICIT})`;
   if (s.angle > s.earlyAngle + SGD_OVERSHOOT) return `angle ${s.angle} at step ${T} above every angle of the first tenth (max ${s.earlyAngle}) by more than ${SGD_OVERSHOOT}`;
-  if (s.angle > SGD_ANGLE) return `angle ${s.angle} at step ${T} above ${SGD_ANGLE}`;
   return null;
 }
 
@@ -193,7 +198,7 @@ describe('C6: minibatch SGD on a linear model turns to the SVM direction', () =>
       params: { numRuns: runs(3) },
     });
     console.log(`C6 SGD worst run: slope ${worst.slope.toFixed(3)}‖ŵ‖ (≥ ${SGD_SLOPE}), deficit ratio ${worst.deficit.toFixed(3)} (≤ ${SGD_DEFICIT}), ` +
-      `angle ${worst.angle.toFixed(3)} (≤ ${SGD_ANGLE}), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
+      `angle ${worst.angle.toFixed(3)} (not asserted), angle − largest early angle ${worst.overshoot.toFixed(4)} (≤ ${SGD_OVERSHOOT}; median end/early ratio ` +
       `${ratios.sort((a, b) => a - b)[ratios.length >> 1].toFixed(3)}), |SGD − GD| ${worst.vsGd.toFixed(4)} (≤ ${SGD_VS_GD})`);
     expectChecked('C6 SGD', checked, runs(3));
   });
@@ -540,6 +545,7 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
       batch: fc.integer({ min: 1, max: 2 }),
     });
     const lines: string[] = [];
+    let convex = 0;
     let total = 0;
     assertProperty({
       id: 'C6-sphere-hessian',
@@ -558,11 +564,13 @@ describe('C6: (exploratory) SGD ends near convex minima of the normalized networ
         const ev = sphereHessianSpectrum(weights, data, spec.kind);
         const norm = Math.max(...ev.map(Math.abs));
         lines.push(`n=${data.X.length} d=${c.setting.d} width=${c.setting.width}: λ_min/‖H‖ = ${(ev[0] / norm).toFixed(4)}, spectrum/‖H‖ [${ev.map((v) => (v / norm).toFixed(3)).join(' ')}]`);
-        expect(ev[0], `λ_min of the sphere Hessian, spectrum ${ev.join(', ')}`).toBeGreaterThanOrEqual(-HESS_TOL * norm);
+        if (ev[0] >= -HESS_TOL * norm) convex++;
       },
-      params: { numRuns: runs(2) },
+      params: { numRuns: runs(5) },
     });
     console.log(`C6 (exploratory) sphere Hessian after ${HESS_STEPS} SGD steps, ${lines.length} of ${total} draws fitted (the rest skipped or on a plateau):\n  ${lines.join('\n  ')}`);
-    expectChecked('C6 sphere Hessian (exploratory)', lines.length, runs(2));
+    expectChecked('C6 sphere Hessian (exploratory)', lines.length, runs(5));
+    // The conjecture is about MOST stationary points: a majority of the fitted runs, not each one.
+    expect(convex, `λ_min ≥ −${HESS_TOL}·‖H‖ in only ${convex} of ${lines.length} fitted runs`).toBeGreaterThan(lines.length / 2);
   });
 });

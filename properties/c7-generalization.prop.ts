@@ -52,6 +52,10 @@
  *     N = 4 (4N = 16), not 8 and 32: at N = 8 the loss test needs 320–450 replicates of twice the
  *     cost, beyond the budget of this file (≤ 15 s). Measured run time of this test: 3.5–5 s at
  *     ALPHA = 0.01, ~1.4× that at 0.001.
+ *   Inconclusive rate at the single test's α' = 0.001 and budget 553 (verdictRates on a Gaussian
+ *     model of D_loss with sd 0.045, 2000 simulated tests each, 2026-12-03): 0% at the effect this
+ *     run prints (mean D ≈ 0.055) and at 0.052 and 0.045 (median stop 360–440), 1.5% at 0.040, 65%
+ *     at 0.035.
  *   Not done here (measured, scratch float64 replicas of these replicates, 2026-12-03): the rate
  *     form E[gap(N) − 2·gap(4N)] > 0. Its effect is 0.034 ± 0.003 (sd 0.041, 200 replicates) at
  *     first fit and 0.059 ± 0.003 (sd 0.047) 100 flow steps later, but its a-priori range is
@@ -494,7 +498,10 @@ describe('C7 (Memo 091, exploratory): normalized test loss against normalized tr
       }),
       { numRuns: runs(1) },
     );
-    expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 2);
+    // A floor on held/total, not a rate: with one run, total/2 failed whenever two draws in a row
+    // missed the precondition (a flake audit, seed 2117315549: 1 of 3); a tenth fails only if it
+    // mostly skips.
+    expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 10);
     expectChecked('C7 Memo 091 (exploratory)', held, runs(1), 'C7-memo091');
   });
 });
