@@ -103,7 +103,7 @@ import { stream } from '../src/rng.js';
 import { Trainer, train, type TrainRecord } from '../src/train.js';
 import { WeightNormTrainer, weightNormOf, type WeightNormOptions } from '../src/weightnorm.js';
 import { buildExperiment, curvatureScale, expectChecked, expTypeLossArb, geometricSteps, gridReal, linearGapArb, linearGapData, maxRowNormSq, reductionArb, runs, settingArb, U32 } from './common.js';
-import { deepDirectionFailure } from '../src/checks.js';
+import { deepDirectionFailure, symmetricEigenvalues } from '../src/checks.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -459,29 +459,6 @@ describe('N-C6: where the weight-normalization identity fails', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Exploratory: curvature of the normalized network at the end of a long SGD run
-
-/** Eigenvalues of a small symmetric matrix (cyclic Jacobi), ascending. */
-function symmetricEigenvalues(A: number[][]): number[] {
-  const a = A.map((row) => [...row]);
-  const n = a.length;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i][j] ** 2;
-    if (off <= 1e-30 * a.reduce((s, row, i) => s + row[i] ** 2, 1e-300)) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (a[p][q] === 0) continue;
-        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) [a[k][p], a[k][q]] = [c * a[k][p] - s * a[k][q], s * a[k][p] + c * a[k][q]];
-        for (let k = 0; k < n; k++) [a[p][k], a[q][k]] = [c * a[p][k] - s * a[q][k], s * a[p][k] + c * a[q][k]];
-      }
-    }
-  }
-  return a.map((row, i) => row[i]).sort((x, y) => x - y);
-}
 
 /**
  * The Riemannian Hessian at V (‖V_k‖ = 1) of F(V) = L(ρ_1V_1, …, ρ_KV_K)/L(W), the loss with the
