@@ -44,6 +44,9 @@
  * width 3, init scale 0.8, lr scale 0.4: stable rank 1.108, above the old fixed 1.1) uses 0.69 of
  * its bound.
  *
+ * Far past fitting (loss-based steps, α = 1/max‖x‖² fixed, to ρ ≥ 10·ρ(fit) and log t ≥ 50): the
+ * same linearDirectionFailure, with mid-run taken at half the final log t.
+ *
  * Negative control: the squared loss converges to the least-squares direction, not the SVM
  * (with N ≥ d + 2, where the two differ).
  */
@@ -56,7 +59,7 @@ import { train, Trainer } from '../src/train.js';
 import { deepDirectionFailure, linearDirectionFailure, rankOneFailure } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
 import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
-import { deepCaseArb, deepLinearRun, linearFlowRun } from './runs.js';
+import { deepCaseArb, deepLinearRun, linearFarRun, linearFlowRun } from './runs.js';
 
 const T = 3000;
 /** r(t) moves less over the last decade than the one before; a set whose SVM multipliers differ 10× (data seed 18) gave 0.874. A direction drifting like log t gives ≥ 1. */
@@ -135,6 +138,23 @@ describe('C5: a linear model reaches the SVM direction and margin at the rate C/
       { numRuns: runs(8) },
     );
     expectChecked('C5 linear flow', checked, runs(8), 'C5-linear-flow');
+  });
+});
+
+describe('C5: a linear model at large ρ', () => {
+  test('C5: loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 50: the part of w off the SVM direction stays bounded and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(linearGapArb, (s) => {
+        const r = linearFarRun(s);
+        fc.pre(r.fitted >= 0 && r.reached);
+        checked++;
+        reportTrajectory('C5-far', r.records, { gammaStar: r.svm.gamma });
+        expect(linearDirectionFailure(r.mid, r.end, r.margin, r.truth)).toBeNull();
+      }),
+      { numRuns: runs(4) },
+    );
+    expectChecked('C5 linear far past fit', checked, runs(4), 'C5-linear-far-past-fit');
   });
 });
 
