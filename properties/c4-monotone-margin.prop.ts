@@ -18,11 +18,15 @@
  * curv = log L⁺ − log L + α‖∇log L‖² the loss's second-order term along the step, s and e the
  * step's first and second order in ‖θ‖². Lyu & Li's inequality is the only step of the derivation
  * that is not an identity, so the bound is rigorous for any gradient step on log L; asserted with
- * C4_TOL on top for float32. Measured: dip/A ≤ 0.70 over 36 runs (the step's allowance halved
- * fails on them: see tests/theory-mutants.test.ts). A step far above the allowed one (fixed
- * α = 100/max‖x‖², 50× the descent bound, no undo) throws the loss back above 1 after the fit and γ̃
- * falls below 0: the claim breaks (N-C4 below), and its allowance at that step is above 1 — the
- * second-order terms are no longer small, as the derivation says they must be for the claim.
+ * C4_TOL on top for float32. Measured: dip/A ≤ 0.70 over 36 runs; with no allowance every net run
+ * that dips fails (tests/theory-mutants.test.ts). The allowance only shrinks where the step does: on the
+ * linear model, whose α = 1/max‖x‖² is fixed below the descent bound, A ≤ 1e-2 once ρ ≥ 3·ρ(fit)
+ * and γ̃ then never decreases (worst dip 3.5e-16 over 288 runs), which is asserted; on deep linear
+ * and ReLU nets the adaptive α stays at the edge of descent and grows with ρ, so A stays O(1) (up to
+ * 65 measured at ρ ≥ 3·ρ(fit)) and γ̃ dips by up to 90% there — monotonicity at large ρ is not what
+ * Lyu & Li's per-step adaptive schedule gives, only the per-step allowance. A step far above the
+ * allowed one (linear model, fixed α = 100/max‖x‖², 50× the descent bound, no undo) dips γ̃ at
+ * ρ ≥ 3·ρ(fit) too (N-C4 below).
  *
  * Negative controls: before L < 1 nothing holds — fast-check finds a decrease of γ̃ and shrinks
  * it to a couple of points; and the raw normalized margin γ̄ = q_min/‖θ‖^K may go down even
@@ -34,7 +38,7 @@ import { C4_TOL, fittedIndex, marginDecrease, marginDecreaseBeforeFit, marginDip
 import type { StoredJob } from '../src/counterexamples.js';
 import { initWeights } from '../src/model.js';
 import { stream } from '../src/rng.js';
-import { train, type Schedule } from '../src/train.js';
+import { train, type Schedule, type TrainRecord } from '../src/train.js';
 import { buildExperiment, curvatureScale, expectChecked, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
 import { farRun } from './runs.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
@@ -95,7 +99,29 @@ describe('C4: the smoothed margin is non-decreasing once L < 1', () => {
   });
 });
 
+/** Linear models on a few points, for the claim at large ρ under the allowed step and its control. */
+const linearArb = fc.record({ setting: settingArb({ kinds: ['linear'], n: [2, 6], d: [1, 3] }) });
+/** A decrease of γ̃ beyond C4_TOL from the first record with ρ ≥ 3·ρ(fit) on, or null. */
+function largeRhoDecrease(records: TrainRecord[], fitted: number): string | null {
+  const from = records.findIndex((r, i) => i >= fitted && r.rho >= 3 * records[fitted].rho);
+  return from < 0 ? null : marginDecrease(records, from, smoothedMargin, C4_TOL);
+}
+
 describe('C4: the smoothed margin far past fitting', () => {
+  test('C4: linear model, loss-based steps with the allowed α = 1/max‖x‖² to ρ ≥ 10·ρ(fit): from ρ ≥ 3·ρ(fit) on γ̃ never decreases (relative tolerance 1e-6)', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(linearArb, (c) => {
+        const run = farRun(buildExperiment(c.setting), { reduction: 'sum' });
+        fc.pre(run.fitted >= 0 && run.reached);
+        checked++;
+        expect(largeRhoDecrease(run.records, run.fitted)).toBeNull();
+      }),
+      { numRuns: runs(8) },
+    );
+    expectChecked('C4 linear far past fit', checked, runs(8), 'C4-linear-far-past-fit');
+  });
+
   test('C4: loss-based steps to ρ ≥ 10·ρ(fit), log t ≥ 50: at every step from L < 1, γ̃ dips by at most the step\'s derived second-order allowance', () => {
     let checked = 0;
     let worst = 0;
@@ -122,34 +148,21 @@ describe('C4: the smoothed margin far past fitting', () => {
 });
 
 describe('N-C4: where the margin may decrease', () => {
-  test('N-C4: a step far above the allowed one (fixed α = 100/max‖x‖², no undo) makes γ̃ decrease after L < 1', () => {
-    // The linear model under the flow schedule takes c = α fixed once fitted: loss-based steps
-    // without the descent bound (50× it) and without undo.
-    const linearArb = fc.record({ setting: settingArb({ kinds: ['linear'], n: [2, 6], d: [1, 3] }) });
-    let allowances = 0;
+  test('N-C4: a step far above the allowed one (linear model, fixed α = 100/max‖x‖², no undo): γ̃ still decreases at ρ ≥ 3·ρ(fit)', () => {
+    // The linear model under the flow schedule takes c = α fixed once fitted: steps 50× the descent
+    // bound 2/max‖x‖², never undone. Measured: 7 of 20 runs dip by 5e-3 … 0.62 at ρ ≥ 3·ρ(fit), where
+    // the allowed step's dips are 0 (C4 above); 30 runs miss it with probability 0.65³⁰ ≈ 2e-6.
     const result = checkProperty({
       id: 'N-C4-step-above-allowed',
       arb: linearArb,
       predicate: (c) => {
         const exp = buildExperiment(c.setting);
         const run = farRun(exp, { reduction: 'sum', schedule: 'flow', lr: 100 / maxRowNormSq(exp.data.X), maxSteps: 300 });
-        if (run.fitted < 0) return true;
-        const bad = marginDecrease(run.records, run.fitted, smoothedMargin, C4_TOL);
-        if (bad === null) return true;
-        // where it breaks, the derived allowance is no second-order term: above 1
-        const thetas = run.weights.map((w) => w.flat(2));
-        for (let i = run.fitted + 1; i < run.records.length; i++) {
-          const [a, b] = [run.records[i - 1], run.records[i]];
-          if (a.logLoss < 0 && b.smoothedMargin < a.smoothedMargin * (1 - C4_TOL)) {
-            allowances = Math.max(allowances, smoothedMarginAllowance({ logLossSum: a.logLoss, theta: thetas[i - 1] }, { logLossSum: b.logLoss, theta: thetas[i] }, b.coefficient as number, 1));
-          }
-        }
-        return false;
+        return run.fitted < 0 || largeRhoDecrease(run.records, run.fitted) === null;
       },
-      params: { numRuns: runs(20) },
+      params: { numRuns: runs(30) },
     });
     expect(result.failed).toBe(true);
-    expect(allowances, 'the allowance of a breaking step').toBeGreaterThan(1);
   });
 
   test('N-C4: before L < 1, fast-check finds a decrease of γ̃ and shrinks it to a few points in few dimensions', () => {
