@@ -44,8 +44,11 @@
  * width 3, init scale 0.8, lr scale 0.4: stable rank 1.108, above the old fixed 1.1) uses 0.69 of
  * its bound.
  *
- * Far past fitting (loss-based steps, α = 1/max‖x‖² fixed, to ρ ≥ 10·ρ(fit) and log t ≥ 50): the
- * same linearDirectionFailure, with mid-run taken at half the final log t.
+ * Far past fitting (loss-based steps, α = 1/max‖x‖² fixed, to ρ ≥ 10·ρ(fit) and log t ≥ 200): the
+ * same linearDirectionFailure, with mid-run taken at half the final log t. Why 200, not 50: the
+ * off-direction part r(t) relaxes on a data-dependent scale in log t, and stopping at log t = 50
+ * failed the 1.35× settle bound in 3 of ~70 runs on fresh seeds (‖P_⊥w‖ grew 1.4–2.3× from
+ * log t 25 to 50); to log t 200, 120 runs on three fresh seeds passed (40 per seed).
  *
  * Negative control: the squared loss converges to the least-squares direction, not the SVM
  * (with N ≥ d + 2, where the two differ).
@@ -141,12 +144,15 @@ describe('C5: a linear model reaches the SVM direction and margin at the rate C/
   });
 });
 
+/** log t at the end of C5's far runs (see the header). */
+const C5_FAR_LOG_T = 200;
+
 describe('C5: a linear model at large ρ', () => {
-  test('C5: loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 50: the part of w off the SVM direction stays bounded and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
+  test('C5: loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 200: the part of w off the SVM direction stays bounded and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
     let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
-        const r = linearFarRun(s);
+        const r = linearFarRun(s, C5_FAR_LOG_T);
         fc.pre(r.fitted >= 0 && r.reached);
         checked++;
         reportTrajectory('C5-far', r.records, { gammaStar: r.svm.gamma });

@@ -177,10 +177,10 @@ export interface FarRun {
   weights: Weights[];
 }
 
-export function farRun(exp: Experiment, o: { reduction: 'sum' | 'mean'; annotate?: (w: Weights, r: TrainRecord) => void; schedule?: Schedule; lr?: number; layerLr?: number[]; maxSteps?: number }): FarRun {
+export function farRun(exp: Experiment, o: { reduction: 'sum' | 'mean'; annotate?: (w: Weights, r: TrainRecord) => void; schedule?: Schedule; lr?: number; layerLr?: number[]; maxSteps?: number; logFlowTime?: number }): FarRun {
   const weights: Weights[] = [];
   const run = trainFarPastFit(exp, {
-    loss: 'exp', reduction: o.reduction, maxSteps: o.maxSteps ?? FAR_MAX_STEPS, schedule: o.schedule, lr: o.lr, layerLr: o.layerLr,
+    loss: 'exp', reduction: o.reduction, maxSteps: o.maxSteps ?? FAR_MAX_STEPS, schedule: o.schedule, lr: o.lr, layerLr: o.layerLr, logFlowTime: o.logFlowTime,
     annotate: (w, r) => { weights.push(w); o.annotate?.(w, r); },
   });
   return { records: run.records, fitted: run.fitIndex, reached: run.reached, weights };
@@ -204,11 +204,11 @@ export function c2Experiment(c: C2Case): Experiment {
  * below MIN_NORMALIZED_MARGIN (log t would grow too slowly to reach 50 within FAR_MAX_STEPS).
  * `mid` is the weight vector at the record whose log t is nearest half the final one.
  */
-export function linearFarRun(s: { n: number; d: number; seed: number }) {
+export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowTime = 50) {
   const { data, svm } = linearGapData(s);
   fc.pre(svm.gamma / Math.sqrt(maxRowNormSq(data.X)) >= MIN_NORMALIZED_MARGIN);
   const run = farRun({ spec: modelSpec('linear'), data, init: [[new Array<number>(s.d).fill(0)]] }, {
-    reduction: 'mean', annotate: (w, r) => { r.angleToSvm = angle(w[0][0], svm.w); },
+    reduction: 'mean', logFlowTime, maxSteps: 20 * logFlowTime / MIN_NORMALIZED_MARGIN ** 2, annotate: (w, r) => { r.angleToSvm = angle(w[0][0], svm.w); },
   });
   const end = run.records.at(-1)!;
   let mid = 0;
