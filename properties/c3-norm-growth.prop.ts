@@ -26,14 +26,23 @@
  *   ReLU run whose margin grew 1.71× gave p = 0.72, found by a 40-run check on a fresh seed).
  * ‖w‖/log t itself converges far too slowly to test (20–50% off at t = 1e6, THEORY.md).
  *
+ * Far past fitting (loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 50, properties/runs.ts): the
+ * linear model's fixed α = 1/max‖x‖² takes 100–800 steps there, a record at each, so both
+ * exponents are fitted on those runs (K = 1: β = 0, p = 1; measured β within 0.03 of 0, p within
+ * 0.01 of 1). Deep linear and ReLU nets are NOT checked there: their adaptive α grows
+ * geometrically, they pass log t = 50 in 5–30 steps (4–8 records in the fit window), and with steps
+ * that large the flow-time clock t = Σ α_t/L_t no longer follows the path's time — measured
+ * −log L/log t = 1.4 … 10⁷ at the end, where the flow has −log L ≤ log t + O(1) — so a rate in t
+ * says nothing about them (fitted β off by 10⁴ and more, p 0.95–2.6).
+ *
  * Negative controls: on non-separable data (label noise) and with the squared loss, ρ converges
  * to a finite value: the slope check fails.
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { C3_SLOPE, c3Truth, normGrowthFailure, relativeEndSlope } from '../src/checks.js';
-import { expectChecked, gridReal, settingArb, runs } from './common.js';
-import { c3CaseArb, c3Job as jobOf, c3Run as runCase, c3Eligible } from './runs.js';
+import { expectChecked, gridReal, linearGapArb, settingArb, runs } from './common.js';
+import { c3CaseArb, c3Job as jobOf, c3Run as runCase, c3Eligible, linearFarRun } from './runs.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const caseArb = c3CaseArb;
@@ -57,6 +66,23 @@ describe('C3: ρ grows like log t once the data are fitted', () => {
       params: { numRuns: runs(8) },
     });
     expectChecked('C3', checked, runs(8));
+  });
+});
+
+describe('C3: ρ grows like log t far past fitting', () => {
+  test('C3: linear model, loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 50: ρ increases and the fitted exponents of L and ρ in log t are the theory\'s', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(linearGapArb, (s) => {
+        const run = linearFarRun(s);
+        fc.pre(run.fitted >= 0 && run.reached);
+        checked++;
+        reportTrajectory('C3-far', run.records);
+        expect(normGrowthFailure(run.records, run.fitted, c3Truth(1))).toBeNull();
+      }),
+      { numRuns: runs(4) },
+    );
+    expectChecked('C3 far past fit', checked, runs(4), 'C3-far-past-fit');
   });
 });
 

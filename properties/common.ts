@@ -5,7 +5,7 @@ import { InputError } from '../src/errors.js';
 import { fittedThreshold, type LossKind, type Reduction } from '../src/loss.js';
 import { fittedIndex as fittedIndexOf } from '../src/checks.js';
 import { margins, measure, sumSquares } from '../src/measure.js';
-import { Trainer, type TrainOptions, type TrainRecord } from '../src/train.js';
+import { Trainer, type Schedule, type TrainOptions, type TrainRecord } from '../src/train.js';
 import { initWeights, modelSpec, type ModelKind, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { withMarginGap, type SvmResult } from '../src/svm.js';
@@ -174,7 +174,10 @@ export function linearGapData(s: { n: number; d: number; seed: number }, gap = 1
  * every record from step 0, and where the fit happened.
  */
 export interface FarPastFitRun {
-  /** A record at every kept step from 0 (see src/train.ts TrainRecord; `undone` counts the others). */
+  /**
+   * A record at every kept step from 0 (see src/train.ts TrainRecord; `undone` counts the others),
+   * with `coefficient`: c = α_t of the kept step that led to it (NaN at step 0).
+   */
   records: TrainRecord[];
   /** Index of the first record with the SUM loss below the fit threshold (every margin positive); −1 if never. */
   fitIndex: number;
@@ -195,15 +198,33 @@ export interface FarPastFitRun {
  */
 export function trainFarPastFit(
   exp: Experiment,
-  o: { loss: Exclude<LossKind, 'squared'>; reduction: Reduction; rhoFactor?: number; logFlowTime?: number; maxSteps?: number },
+  o: {
+    loss: Exclude<LossKind, 'squared'>;
+    reduction: Reduction;
+    rhoFactor?: number;
+    logFlowTime?: number;
+    maxSteps?: number;
+    /** Adds fields to each record from the weights it was measured at (e.g. a copy of θ, an angle). */
+    annotate?: (weights: Weights, record: TrainRecord) => void;
+    /** Negative controls only: another schedule or α (default loss-based, 1/max‖x‖²), per-layer step multipliers. */
+    schedule?: Schedule;
+    lr?: number;
+    layerLr?: number[];
+  },
 ): FarPastFitRun {
   const { rhoFactor = 10, logFlowTime = 50, maxSteps = 5000 } = o;
   const { spec, data, init } = exp;
-  const opts: TrainOptions = { model: spec, loss: o.loss, reduction: o.reduction, schedule: 'loss-based', lr: 1 / maxRowNormSq(data.X) };
+  const opts: TrainOptions = {
+    model: spec, loss: o.loss, reduction: o.reduction, schedule: o.schedule ?? 'loss-based', lr: o.lr ?? 1 / maxRowNormSq(data.X), ...(o.layerLr ? { layerLr: o.layerLr } : {}),
+  };
   const trainer = new Trainer(data, init, opts);
   const records: TrainRecord[] = [];
+  // c of the kept step that led to a record (W ← W − c·∇log L): the α_t actually taken
+  let coefficient = NaN;
   const snapshot = () => {
-    const rec: TrainRecord = { step: trainer.stepCount, flowTime: Math.exp(trainer.logFlowTime), logFlowTime: trainer.logFlowTime, undone: trainer.undone, ...measure(trainer.weights(), data, spec.kind, opts) };
+    const weights = trainer.weights();
+    const rec: TrainRecord = { step: trainer.stepCount, flowTime: Math.exp(trainer.logFlowTime), logFlowTime: trainer.logFlowTime, undone: trainer.undone, coefficient, ...measure(weights, data, spec.kind, opts) };
+    o.annotate?.(weights, rec);
     records.push(rec);
     return rec;
   };
@@ -215,7 +236,7 @@ export function trainFarPastFit(
       if (fitIndex < 0 && rec.logLoss < logThreshold) fitIndex = records.length - 1;
       reached = fitIndex >= 0 && rec.rho >= rhoFactor * records[fitIndex].rho && rec.logFlowTime >= logFlowTime;
       if (reached || trainer.stepCount >= maxSteps) break;
-      trainer.step();
+      coefficient = trainer.step().coefficient;
     }
   } finally {
     trainer.dispose();

@@ -7,11 +7,11 @@ import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, type SvmPrediction }
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
-import { train, type TrainRecord } from '../src/train.js';
+import { train, type Schedule, type TrainRecord } from '../src/train.js';
 import type { StoredJob } from '../src/counterexamples.js';
 import { withLabelNoise } from '../src/data.js';
 import type { LossKind } from '../src/loss.js';
-import { buildExperiment, fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, settingArb } from './common.js';
+import { buildExperiment, fittedIndex, geometricSteps, gridReal, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, settingArb, trainFarPastFit, type Experiment } from './common.js';
 
 export const LINEAR_FLOW_STEPS = 1000;
 /**
@@ -161,3 +161,58 @@ export function c2Run(c: C2Case, control: C2Control = {}) {
   return { records, fitted: fittedIndex(records, job.data.X.length, job.options.reduction, job.options.loss) };
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Far past fitting: loss-based runs to ρ ≥ 10·ρ(fit) and log t ≥ 50 (trainFarPastFit), every
+// kept step recorded with its weights
+
+/** Kept steps at most: the cases drawn here get there in 5–800 (tests/far-past-fit.test.ts). */
+export const FAR_MAX_STEPS = 2000;
+
+export interface FarRun {
+  records: TrainRecord[];
+  fitted: number;
+  reached: boolean;
+  /** The weights at every record. */
+  weights: Weights[];
+}
+
+export function farRun(exp: Experiment, o: { reduction: 'sum' | 'mean'; annotate?: (w: Weights, r: TrainRecord) => void; schedule?: Schedule; lr?: number; layerLr?: number[]; maxSteps?: number; logFlowTime?: number }): FarRun {
+  const weights: Weights[] = [];
+  const run = trainFarPastFit(exp, {
+    loss: 'exp', reduction: o.reduction, maxSteps: o.maxSteps ?? FAR_MAX_STEPS, schedule: o.schedule, lr: o.lr, layerLr: o.layerLr, logFlowTime: o.logFlowTime,
+    annotate: (w, r) => { weights.push(w); o.annotate?.(w, r); },
+  });
+  return { records: run.records, fitted: run.fitIndex, reached: run.reached, weights };
+}
+
+/** ‖ΔW_k‖² of the step into each record, per layer (0 at record 0). */
+export function stepSquares(weights: Weights[]): number[][] {
+  return weights.map((W, i) => W.map((Wk, k) => (i === 0 ? 0 : Wk.reduce((s, row, r) => s + row.reduce((t, v, c) => t + (v - weights[i - 1][k][r][c]) ** 2, 0), 0))));
+}
+
+/** The C2 case's experiment: the first layer's init scaled by the tilt. */
+export function c2Experiment(c: C2Case): Experiment {
+  const exp = buildExperiment(c.setting);
+  exp.init[0] = exp.init[0].map((row) => row.map((v) => v * c.tilt));
+  return exp;
+}
+
+/**
+ * A linear model from w = 0 far past fitting (loss-based, α = 1/max‖x‖², mean exp loss) on a set
+ * with a margin gap, with the SVM as C5's prediction; fc.pre when the set's normalized margin is
+ * below MIN_NORMALIZED_MARGIN (log t would grow too slowly to reach 50 within FAR_MAX_STEPS).
+ * `mid` is the weight vector at the record whose log t is nearest half the final one.
+ */
+export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowTime = 50) {
+  const { data, svm } = linearGapData(s);
+  fc.pre(svm.gamma / Math.sqrt(maxRowNormSq(data.X)) >= MIN_NORMALIZED_MARGIN);
+  const run = farRun({ spec: modelSpec('linear'), data, init: [[new Array<number>(s.d).fill(0)]] }, {
+    reduction: 'mean', logFlowTime, maxSteps: 20 * logFlowTime / MIN_NORMALIZED_MARGIN ** 2, annotate: (w, r) => { r.angleToSvm = angle(w[0][0], svm.w); },
+  });
+  const end = run.records.at(-1)!;
+  let mid = 0;
+  run.records.forEach((r, i) => { if (Math.abs(r.logFlowTime - end.logFlowTime / 2) < Math.abs(run.records[mid].logFlowTime - end.logFlowTime / 2)) mid = i; });
+  const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
+  return { ...run, svm, truth, mid: run.weights[mid][0][0], end: run.weights.at(-1)![0][0], margin: end.normalizedMargin };
+}

@@ -432,3 +432,99 @@ export function deepDirectionFailure(records: { step: number; rho: number }[], f
   }
   return null;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Far past fitting with loss-based steps (properties/common.ts trainFarPastFit): the claims'
+// finite-step statements, with the step's own second-order terms computed from the steps taken
+
+/** float32 unit roundoff. */
+const U32 = 2 ** -24;
+const sumSq = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return s;
+};
+
+/**
+ * C2 at large ρ, against a prediction of the per-layer step multipliers m_k (the truth: all 1).
+ * One step ΔW_k = −m_k c ∇_k log L changes ‖W_k‖²/m_k by −2c⟨W_k, ∇_k log L⟩ + ‖ΔW_k‖²/m_k, and the
+ * first term is the same for every layer (Euler), so from the fit to the end
+ *   (ρ_j²/m_j − ρ_{j+1}²/m_{j+1})(end) − (…)(fit) = Σ_steps (‖ΔW_j‖²/m_j − ‖ΔW_{j+1}‖²/m_{j+1})
+ * exactly: the conserved quantity drifts only by the accumulated η² term, summed here from the
+ * steps actually taken (`stepSquares[i][k]` = ‖ΔW_k‖² of the step into record i). Allowed: float32
+ * rounding, per step 2u(ρ_j⁺² + ρ_{j+1}⁺²) for storing W⁺ plus 2u(1 + fanIn)(ρ_j‖ΔW_j‖ + ρ_{j+1}‖ΔW_{j+1}‖)
+ * for the float32 gradient's Euler mismatch (as in C1), with a factor 4 of headroom.
+ * Every ρ_k must also grow at every record after the fit (exact for any step once every margin is
+ * positive: Δρ_k² = 2c Σ p_n q_n + ‖ΔW_k‖² > 0).
+ */
+export function etaSquaredDriftFailure(records: TrainRecord[], fitted: number, stepSquares: number[][], fanIn: number, multipliers?: number[]): string | null {
+  const K = records[0].layerNorms.length;
+  const m = multipliers ?? new Array<number>(K).fill(1);
+  for (let i = fitted + 1; i < records.length; i++) {
+    const k = records[i].layerNorms.findIndex((v, j) => !(v > records[i - 1].layerNorms[j]));
+    if (k >= 0) return `ρ_${k} did not grow from ${records[i - 1].layerNorms[k]} at step ${records[i].step}`;
+  }
+  for (let j = 0; j + 1 < K; j++) {
+    const D = (r: TrainRecord) => r.layerNorms[j] ** 2 / m[j] - r.layerNorms[j + 1] ** 2 / m[j + 1];
+    let etaSquared = 0;
+    let tol = 0;
+    for (let i = fitted + 1; i < records.length; i++) {
+      const [a, b] = [stepSquares[i][j], stepSquares[i][j + 1]];
+      etaSquared += a / m[j] - b / m[j + 1];
+      const [ra, rb] = [records[i].layerNorms[j], records[i].layerNorms[j + 1]];
+      tol += 4 * 2 * U32 * (ra * ra + rb * rb + (1 + fanIn) * (records[i - 1].layerNorms[j] * Math.sqrt(a) + records[i - 1].layerNorms[j + 1] * Math.sqrt(b)));
+    }
+    const drift = D(records.at(-1)!) - D(records[fitted]);
+    if (!(Math.abs(drift - etaSquared) <= tol)) {
+      return `ρ_${j}²/m_${j} − ρ_${j + 1}²/m_${j + 1} drifted by ${drift} from the fit to step ${records.at(-1)!.step}, the accumulated η² term is ${etaSquared}: off by ${Math.abs(drift - etaSquared)}, allowed ${tol} (m = ${m.join(', ')})`;
+    }
+  }
+  return null;
+}
+
+/**
+ * C4's allowance for one step θ → θ⁺ = θ + Δθ, Δθ = −c∇log L (exp loss, u = −log L_sum > 0, i.e.
+ * after the fit). Derived (docs/THEORY.md C4): with s = ⟨θ,Δθ⟩/‖θ‖², e = ‖Δθ‖²/‖θ‖² and the
+ * second-order term of the loss along the step, curv = log L⁺ − log L + ‖Δθ‖²/c (0 for the flow),
+ *   γ̃⁺/γ̃ = (u⁺/u)(1 + 2s + e)^{−K/2},   u⁺ = u + ‖Δθ‖²/c − curv ≥ u(1 + Ks) − curv,
+ * the inequality being Lyu & Li's ‖∇log L‖² ≥ K u ⟨θ, −∇log L⟩/‖θ‖² (Cauchy–Schwarz and
+ * Σ p_n q_n ≥ q_min ≥ u). Since (1 + x)^{K/2} ≤ 1 + (K/2)x + [K ≥ 3]·K(K−2)/8·x² for K ≤ 4, the
+ * relative dip 1 − γ̃⁺/γ̃ is at most
+ *   A = max(0, curv)/u + (K/2)e + [K ≥ 3]·K(K−2)/8·(2s + e)²,
+ * the step's second-order terms (both vanish like c² as the step shrinks).
+ */
+export function smoothedMarginAllowance(before: { logLossSum: number; theta: ArrayLike<number> }, after: { logLossSum: number; theta: ArrayLike<number> }, c: number, K: number): number {
+  const t = before.theta;
+  const d = new Float64Array(t.length);
+  let dot = 0;
+  for (let i = 0; i < t.length; i++) {
+    d[i] = after.theta[i] - t[i];
+    dot += t[i] * d[i];
+  }
+  const th = sumSq(t);
+  const dd = sumSq(d);
+  const u = -before.logLossSum;
+  const curv = after.logLossSum - before.logLossSum + dd / c;
+  const s = dot / th;
+  const e = dd / th;
+  return Math.max(0, curv) / u + (K / 2) * e + (K >= 3 ? ((K * (K - 2)) / 8) * (2 * s + e) ** 2 : 0);
+}
+
+/**
+ * C4 at large ρ: at every step after the fit, γ̃ dips (relatively) by at most the step's allowance
+ * (smoothedMarginAllowance) plus C4_TOL for float32 rounding; steps that start from L ≥ 1 are not
+ * claimed (a step far above the allowed one can throw the loss back above 1). `allowanceScale` is
+ * the prediction (the truth: 1; tests/theory-mutants.test.ts hands it wrong ones). `thetas[i]` are the weights at record
+ * i, flattened; records carry `coefficient` (c of the step into them) and logLoss of the SUM loss.
+ */
+export function marginDipFailure(records: TrainRecord[], fitted: number, thetas: ArrayLike<number>[], K: number, allowanceScale = 1): string | null {
+  for (let i = Math.max(fitted, 0) + 1; i < records.length; i++) {
+    const [a, b] = [records[i - 1], records[i]];
+    // C4 speaks of steps taken from L < 1 (u > 0); a step too large may carry the loss back above 1
+    if (!(a.logLoss < 0)) continue;
+    const allowed = allowanceScale * smoothedMarginAllowance({ logLossSum: a.logLoss, theta: thetas[i - 1] }, { logLossSum: b.logLoss, theta: thetas[i] }, b.coefficient as number, K);
+    const dip = (a.smoothedMargin - b.smoothedMargin) / a.smoothedMargin;
+    if (!(dip <= allowed + C4_TOL)) return `γ̃ dipped by ${dip} (relative) at step ${b.step}, above the step's allowance ${allowed} + ${C4_TOL}`;
+  }
+  return null;
+}

@@ -11,6 +11,10 @@
  *   C2           a run whose first layer steps 5% larger than the others, judged by the claim's
  *                prediction of equal steps (balanceFailure): it must fail; judged by the right
  *                multipliers it must pass
+ *   C4 (far)     the step's derived allowance replaced by none (the flow's monotonicity, 1e-6):
+ *                every loss-based run of a deep linear or ReLU net that dips fails it. (Halving
+ *                the allowance is not rejected case by case: dips reach 0.70 of it at worst over
+ *                36 runs, 0.04 on the ci seed's.)
  *   C7           the unnormalized network in place of the normalized one: the gap check
  *                (src/generalization.ts generalizationGap, the function the C7 property uses)
  *                refuses it, because its premise |f(V; x)| ≤ B fails. Not its betting test: on
@@ -19,14 +23,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { balanceFailure, c3Truth, linearDirectionFailure, normGrowthFailure, type SvmPrediction } from '../src/checks.js';
+import { balanceFailure, c3Truth, C4_TOL, linearDirectionFailure, marginDipFailure, normGrowthFailure, type SvmPrediction } from '../src/checks.js';
 import { reluTeacher } from '../src/data.js';
 import { generalizationGap, normalizeLayers, sphereTeacherData } from '../src/generalization.js';
 import { initWeights, modelSpec } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { train } from '../src/train.js';
-import { linearGapArb, runs, seedArb } from '../properties/common.js';
-import { c2CaseArb, c2Run, c3CaseArb, c3Eligible, c3Run, C2_STEPS, linearFlowRun } from '../properties/runs.js';
+import { buildExperiment, linearGapArb, runs, seedArb } from '../properties/common.js';
+import { c2CaseArb, c2Run, c3CaseArb, c3Eligible, c3Run, C2_STEPS, farRun, linearFlowRun } from '../properties/runs.js';
 
 /** `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (or the second, if parallel). */
 export function rotated(direction: number[], eps: number): number[] {
@@ -93,6 +97,28 @@ describe('wrong theories are rejected by the checks of C5, C3 and C2', () => {
       { numRuns: runs(6) },
     );
     expect(checked).toBeGreaterThanOrEqual(runs(6));
+  });
+});
+
+describe('wrong allowances are rejected by the check of C4 far past fitting', () => {
+  test('C4: the derived allowance passes; no allowance fails every run that dips', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(c3CaseArb, (c) => {
+        fc.pre(c.setting.kind !== 'linear');
+        const run = farRun(buildExperiment(c.setting), { reduction: 'sum' });
+        fc.pre(run.fitted >= 0 && run.reached);
+        const dips = run.records.some((r, i) => i > run.fitted && run.records[i - 1].logLoss < 0 && r.smoothedMargin < run.records[i - 1].smoothedMargin * (1 - C4_TOL));
+        fc.pre(dips);
+        checked++;
+        const K = run.records[0].layerNorms.length;
+        const thetas = run.weights.map((w) => w.flat(2));
+        expect(marginDipFailure(run.records, run.fitted, thetas, K), 'the truth').toBeNull();
+        expect(marginDipFailure(run.records, run.fitted, thetas, K, 0), 'no allowance').not.toBeNull();
+      }),
+      { numRuns: runs(8) },
+    );
+    expect(checked).toBeGreaterThanOrEqual(runs(8));
   });
 });
 
