@@ -15,7 +15,7 @@ Trains a positively homogeneous network (no biases) and prints {"config", "backe
   --model KIND         linear (one layer) | deep-linear | relu | cnn (bias-free convolutional net
                        on images; with --image-shape H,W,C (or "shape" in the JSON data),
                        --channels 8,16, --kernel 3, --pool avg|max|none, --pool-size 2,
-                       --padding valid|same, --threads 1|2; constant or flow schedule)
+                       --padding valid|same, --threads 1|2; any schedule)
   --depth K            weight layers = degree of homogeneity (default 2; linear has 1)
   --width H            hidden width (default 16)
   --loss KIND          exp | logistic | squared
