@@ -188,6 +188,14 @@ export class NetTrainer {
     return this.pending;
   }
 
+  /**
+   * The evaluation at the current parameters: the pending one if there is one (after a kept
+   * loss-based step, its judging forward pass), else a fresh evaluate().
+   */
+  current(): Evaluation {
+    return this.pending ?? this.evaluate();
+  }
+
   /** Frees the activations of an evaluate() that will not be followed by descend(). */
   discard(): void {
     this.pending = null;
@@ -235,12 +243,12 @@ export class NetTrainer {
    */
   step(): StepInfo {
     if (!this.opts.coefficient && this.schedule.undoes) return this.stepWithUndo();
-    return this.descend(this.coefficient(this.evaluate()));
+    return this.descend(this.coefficient(this.current()));
   }
 
   private stepWithUndo(): StepInfo {
     // the forward pass of the last kept try is at the current parameters: it is this step's evaluation
-    const e = this.pending ?? this.evaluate();
+    const e = this.current();
     const logL = e.isLog ? e.value : Math.log(e.value);
     let largest = 0;
     for (let i = 0; i < e.f.length; i++) largest = Math.max(largest, Math.abs(e.f[i]));
