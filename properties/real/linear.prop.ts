@@ -11,7 +11,10 @@
  *         and is ≤ 0.05 at the end of the budget (the issue's target; the budgets below were
  *         measured to reach it: 1,8 at log t ≈ 45, 5,7 at log t ≈ 60).
  * Negative controls: the squared loss (constant steps; loss-based needs an exponential loss)
- * converges to a finite least-squares w, so the slope of ‖w‖ in log t falls to 0 instead of 1/γ*;
+ * converges to the minimum-norm solution w* of Zw = 1 (z_n = y_n x_n; N < d, so it exists), and
+ * GD from 0 with η < 1/λ_max moves each eigen-component of w monotonically towards w*'s, so
+ * ‖w_t‖ ≤ ‖w*‖ at every step: ‖w‖ cannot grow like log t/γ* (the slope in log t still rises at
+ * the end of the budget, 0.37 → 0.55 of 1/γ* — ZᵀZ is ill-conditioned — so no slope is asserted);
  * 5 of the 100 images added again with the opposite label make the pair non-separable: the oracle refuses it and the
  * smallest margin stays negative (no max-margin direction to converge to).
  */
@@ -46,6 +49,29 @@ function linearRun(data: Dataset, steps: number, svmW: number[] | null, label: s
     onStep: progress(label, steps),
   });
   return { records, norms: ws };
+}
+
+/** ‖w*‖ for w* = Zᵀ(ZZᵀ)⁻¹1, the minimum-norm solution of y_n x_n·w = 1 (Cholesky of ZZᵀ, float64). */
+function minNormInterpolantNorm(data: Dataset): number {
+  const Z = data.X.map((x, n) => x.map((v) => v * data.y[n]));
+  const N = Z.length;
+  const G = Z.map((a) => Z.map((b) => a.reduce((s, v, i) => s + v * b[i], 0)));
+  const L = G.map(() => new Array<number>(N).fill(0));
+  for (let i = 0; i < N; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = G[i][j];
+      for (let k = 0; k < j; k++) s -= L[i][k] * L[j][k];
+      L[i][j] = i === j ? Math.sqrt(s) : s / L[j][j];
+    }
+  }
+  // ‖w*‖² = 1ᵀ(ZZᵀ)⁻¹1 = ‖L⁻¹1‖²
+  const u = new Array<number>(N).fill(0);
+  for (let i = 0; i < N; i++) {
+    let s = 1;
+    for (let k = 0; k < i; k++) s -= L[i][k] * u[k];
+    u[i] = s / L[i][i];
+  }
+  return Math.sqrt(u.reduce((s, v) => s + v * v, 0));
 }
 
 /** Relative error of the slope of ‖w‖ in log t against 1/γ* over the records with log t in [lo, hi]. */
@@ -93,15 +119,14 @@ describe('real data, linear model', () => {
     }, 600_000);
   }
 
-  test.runIf(isReal())('N-R: C3 linear, squared loss, trouser/bag (1,8), 2×250: ‖w‖ converges, its slope in log t falls far below 1/γ*', () => {
+  test.runIf(isReal())('N-R: C3 linear, squared loss, trouser/bag (1,8), 2×250: ‖w‖ stays below the least-squares norm, so it cannot grow like log t/γ*', () => {
     const data = fashionPair(1, 8, 250);
-    const svm = maxMarginSvm(data.X, data.y);
     const { records, norms } = linearRun(data, 15_000, null, 'linear squared 1,8', 'squared');
-    const T = records.at(-1)!.logFlowTime;
-    const late = records.map((r, i) => i).filter((i) => records[i].logFlowTime >= T - 1);
-    const s = slope(late.map((i) => records[i].logFlowTime), late.map((i) => norms[i]));
-    console.log(`real linear squared 1,8: slope of ‖w‖ over the last unit of log t ${s.toPrecision(3)} vs 1/γ* ${(1 / svm.gamma).toPrecision(3)}`);
-    expect(s * svm.gamma).toBeLessThan(0.5);
+    const bound = minNormInterpolantNorm(data);
+    const worst = Math.max(...norms);
+    console.log(`real linear squared 1,8: largest ‖w‖ ${worst.toPrecision(4)} ≤ ‖w*‖ = ${bound.toPrecision(4)} (the least-squares limit) at log t ${records.at(-1)!.logFlowTime.toFixed(2)}; the exp-loss run reaches ‖w‖ ≈ 67 at log t 74`);
+    expect(worst).toBeLessThanOrEqual(bound * (1 + 1e-4));
+    expect(Number.isFinite(bound)).toBe(true);
   }, 600_000);
 
   test('N-R: C5 linear, 5 images repeated with the opposite label: trouser/bag (1,8), 2×50: no SVM exists and the smallest margin stays negative', () => {
