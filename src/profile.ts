@@ -3,7 +3,8 @@ import { InputError } from './errors.js';
 /**
  * Test profiles, chosen by environment variables:
  *   THEORY3_PROFILE  ci (default; fixed seed, run counts sized to the 60 s budget) | explore
- *                    (fresh seed, 10× the runs)
+ *                    (fresh seed, 10× the runs) | real (the ci profile plus the full real-data
+ *                    runs of properties/real/, on the shipped Fashion-MNIST subset: minutes)
  *   THEORY3_SEED     fast-check seed (an integer) — replays a run
  *   THEORY3_RUNS     overrides every property's number of runs
  *   THEORY3_BACKEND  wasm (default) | cpu
@@ -12,7 +13,7 @@ import { InputError } from './errors.js';
  * Under CI=true the profile is ci unless THEORY3_PROFILE says otherwise.
  */
 export interface Profile {
-  name: 'ci' | 'explore';
+  name: 'ci' | 'explore' | 'real';
   seed: number;
   runsOverride: number | null;
   runsFactor: number;
@@ -40,10 +41,10 @@ function intFromEnv(env: NodeJS.ProcessEnv, key: string, min: number, unit = '')
 
 export function resolveProfile(env: NodeJS.ProcessEnv): Profile {
   const name = env.THEORY3_PROFILE ?? 'ci';
-  if (name !== 'ci' && name !== 'explore') throw new InputError(`THEORY3_PROFILE must be ci or explore, got "${name}"`);
+  if (name !== 'ci' && name !== 'explore' && name !== 'real') throw new InputError(`THEORY3_PROFILE must be ci, explore or real, got "${name}"`);
   const backend = env.THEORY3_BACKEND ?? 'wasm';
   if (backend !== 'wasm' && backend !== 'cpu') throw new InputError(`THEORY3_BACKEND must be wasm or cpu, got "${backend}"`);
-  const seed = intFromEnv(env, 'THEORY3_SEED', Number.MIN_SAFE_INTEGER) ?? (name === 'ci' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
+  const seed = intFromEnv(env, 'THEORY3_SEED', Number.MIN_SAFE_INTEGER) ?? (name !== 'explore' ? CI_SEED : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0);
   const runs = intFromEnv(env, 'THEORY3_RUNS', 1);
   const budget = intFromEnv(env, 'THEORY3_TIME_BUDGET', 1, ' (seconds)') ?? 60;
   return { name, seed, runsOverride: runs, runsFactor: name === 'explore' ? 10 : 1, backend, timeBudgetMs: name === 'explore' ? budget * 1000 : null };

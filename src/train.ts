@@ -70,7 +70,7 @@ export interface StepInfo {
 }
 
 /** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
-const MAX_UNDONE_IN_A_ROW = 500;
+export const MAX_UNDONE_IN_A_ROW = 500;
 
 /**
  * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
@@ -78,7 +78,7 @@ const MAX_UNDONE_IN_A_ROW = 500;
  * run limped on at the edge of the range (the others stop at the non-finite loss). Loss-based steps on a few points get there within a few
  * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
  */
-const MAX_OUTPUT = 2 ** 120;
+export const MAX_OUTPUT = 2 ** 120;
 
 /**
  * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32

@@ -72,10 +72,13 @@ describe.skipIf(inMutationRun)('the theory3 command', () => {
   // every variable and value is checked in-process in profile.test.ts.
   test('a bad THEORY3_* variable for verify: one line naming the variable and what it accepts, exit 1', async () => {
     const cases: [Record<string, string>, string][] = [
-      [{ THEORY3_PROFILE: 'bogus' }, 'THEORY3_PROFILE must be ci or explore, got "bogus"'],
+      [{ THEORY3_PROFILE: 'bogus' }, 'THEORY3_PROFILE must be ci, explore or real, got "bogus"'],
       [{ THEORY3_SEED: 'abc' }, 'THEORY3_SEED must be an integer, got "abc"'],
     ];
     const runs = await Promise.all(cases.map(([env]) => theory3(['verify', '--report', 'unused-report-dir'], env)));
+    // --profile P is THEORY3_PROFILE=P, checked the same way
+    cases.push([{}, 'THEORY3_PROFILE must be ci, explore or real, got "bogus"']);
+    runs.push(await theory3(['verify', '--profile', 'bogus', '--report', 'unused-report-dir'], {}));
     runs.forEach((r, i) => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe(`theory3: ${cases[i][1]}\n`);

@@ -18,9 +18,13 @@ describe('resolveProfile', () => {
     expect(resolveProfile({ THEORY3_RUNS: '1' }).runsOverride).toBe(1); // the smallest accepted
   });
 
+  test('real: the ci profile\'s seed and run counts (the real-data runs are chosen by the name)', () => {
+    expect(resolveProfile({ THEORY3_PROFILE: 'real' })).toEqual({ name: 'real', seed: 20_190_314, runsOverride: null, runsFactor: 1, backend: 'wasm', timeBudgetMs: null });
+  });
+
   test('every bad value is an InputError whose one line names the variable and what it accepts', () => {
     const cases: [Record<string, string>, string][] = [
-      [{ THEORY3_PROFILE: 'bogus' }, 'THEORY3_PROFILE must be ci or explore, got "bogus"'],
+      [{ THEORY3_PROFILE: 'bogus' }, 'THEORY3_PROFILE must be ci, explore or real, got "bogus"'],
       [{ THEORY3_BACKEND: 'webgl' }, 'THEORY3_BACKEND must be wasm or cpu, got "webgl"'],
       [{ THEORY3_SEED: 'abc' }, 'THEORY3_SEED must be an integer, got "abc"'],
       [{ THEORY3_SEED: '1.5' }, 'THEORY3_SEED must be an integer, got "1.5"'],

@@ -93,3 +93,31 @@ describe('the report', () => {
     }
   });
 });
+
+describe('the real-data section', () => {
+  test('tests titled "R: …" and "N-R: …" form claim R after the synthetic claims, with their trajectories and the KKT plot', async () => {
+    const data = join(dir, 'real-data');
+    mkdirSync(data, { recursive: true });
+    const title = 'R: C1–C5 fast slice, a CNN';
+    writeFileSync(join(data, 'tests.jsonl'), [evidence(title, { steps: 3 }), evidence('C3: rate', {}), evidence('N-R: C1 multipliers', {})].map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const records = [0, 1, 2, 3, 4].map((s) => ({
+      step: s, flowTime: s, logFlowTime: Math.log(s + 1), undone: 0, logLoss: 1 - s, norm: 1 + s, rho: 1 + s, layerNorms: [1 + s, 1 + s], minMargin: s - 1,
+      normalizedMargin: 0.1, smoothedMargin: 0.1, slackness: s > 1 ? 1 / s : NaN, stationarityGap: s > 0 ? 0.5 : NaN,
+    }));
+    writeFileSync(join(data, 'trajectory-R-C5-cnn.json'), JSON.stringify({ id: 'R-C5-cnn', test: title, records, figures: {} }));
+    const outcomes: TestOutcome[] = [
+      { title, status: 'passed', seconds: 1 },
+      { title: 'C3: rate', status: 'passed', seconds: 1 },
+      { title: 'N-R: C1 multipliers', status: 'passed', seconds: 1 },
+    ];
+    const run = readRunData([data], dir);
+    const report = buildReport(outcomes, run, { profile: 'real', seeds: [1], backend: 'wasm', shards: 1, seconds: 3 });
+    expect(report.claims.map((c) => c.id)).toEqual(['C3', 'R']);
+    const real = report.claims[1];
+    expect(real.title).toBe('The claims on real data (Fashion-MNIST)');
+    expect(real.controls.map((c) => c.verdict)).toEqual(['fails-as-predicted']);
+    expect(real.figures.some((f) => f.name === 'steps of the representative run')).toBe(true);
+    const plots = await plotsOf(run);
+    expect(plots.filter((p) => p.claim === 'R').map((p) => p.title)).toContain('KKT residuals against step (theory: → 0)');
+  });
+});

@@ -15,7 +15,7 @@ Trains a positively homogeneous network (no biases) and prints {"config", "backe
   --model KIND         linear (one layer) | deep-linear | relu | cnn (bias-free convolutional net
                        on images; with --image-shape H,W,C (or "shape" in the JSON data),
                        --channels 8,16, --kernel 3, --pool avg|max|none, --pool-size 2,
-                       --padding valid|same, --threads 1|2; constant or flow schedule)
+                       --padding valid|same, --threads 1|2; any schedule)
   --depth K            weight layers = degree of homogeneity (default 2; linear has 1)
   --width H            hidden width (default 16)
   --loss KIND          exp | logistic | squared
@@ -55,7 +55,7 @@ reproduces).
   --out TRAJ.json      write the trajectory in the train output format
   --plot OUT.svg       plot the trajectory`;
 
-export const VERIFY_HELP = `usage: theory3 verify [--report DIR] [--shard I/N] [vitest filters…]
+export const VERIFY_HELP = `usage: theory3 verify [--report DIR] [--shard I/N] [--profile ci|explore|real] [vitest filters…]
        theory3 verify --merge DIR [--report OUT]
        theory3 verify --baseline FILE [--step-multiplier M]
        theory3 verify --update-baseline [--baseline FILE]
@@ -67,6 +67,8 @@ THEORY3_RUNS, THEORY3_BACKEND, THEORY3_TIME_BUDGET (see the README).
 
   --report DIR         where to write the report (default report)
   --shard I/N          run shard I of N and leave its blob report and data in DIR
+  --profile P          THEORY3_PROFILE for this run: ci | explore | real (adds the full
+                       real-data runs on the shipped Fashion-MNIST subset, ≤ 15 minutes)
   --merge DIR          build one report from the shards' blob reports found under DIR
   --baseline FILE      re-run the fixed-seed baseline runs and compare their key figures with
                        FILE (exit 1 if any moved beyond its tolerance)

@@ -46,7 +46,9 @@ function readOutcomes(jsonFile: string, code: number): TestOutcome[] {
  * every negative control fails as predicted (or the baseline did not move).
  */
 export async function runVerify(argv: string[]): Promise<void> {
-  const { values, positionals } = parseOptions(argv, ['report', 'shard', 'merge', 'baseline', 'step-multiplier'], 'verify', ['update-baseline']);
+  const { values, positionals } = parseOptions(argv, ['report', 'shard', 'merge', 'baseline', 'step-multiplier', 'profile'], 'verify', ['update-baseline']);
+  // --profile P is THEORY3_PROFILE=P for this run (real: the real-data runs of properties/real/)
+  if (values.profile !== undefined) process.env.THEORY3_PROFILE = values.profile;
   if (values['update-baseline'] || values.baseline !== undefined) {
     const { runBaselineCommand } = await import('../baseline/command.js');
     await runBaselineCommand({ file: values.baseline, update: values['update-baseline'] === 'true', stepMultiplier: values['step-multiplier'] });

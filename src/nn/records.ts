@@ -73,7 +73,7 @@ export function runTrainer(trainer: NetTrainer, y: ArrayLike<number>, run: NetRu
         step: trainer.stepCount,
         flowTime: Math.exp(trainer.logFlowTime),
         logFlowTime: trainer.logFlowTime,
-        undone: 0,
+        undone: trainer.undone,
         ...outputMetrics(trainer.outputs(), y, trainer.params, opts),
       };
     };

@@ -1,6 +1,7 @@
 import { DivergenceError, InputError, parameterError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
-import { FLOAT32_MIN_NORMAL, logAddExp, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
+import { makeSchedule, type StepSchedule } from '../schedule.js';
+import { FLOAT32_MIN_NORMAL, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
 import { sizeOf, type Shape } from './layer.js';
 import type { Network } from './network.js';
 import { LocalShard, WorkerShard, type Shard } from './shard.js';
@@ -18,6 +19,12 @@ import { LocalShard, WorkerShard, type Shard } from './shard.js';
  * So undoing a step (a schedule that rejects a step which raised the loss) is putting the previous
  * host arrays back, and the step is split in two — evaluate() (1–2), descend(c) (3–5) — so that a
  * schedule can look at log L before choosing c or rejecting the last step.
+ * Loss-based steps (src/schedule.ts: α adapted, a step that raised the loss undone and retried
+ * smaller) run as src/train.ts's Trainer runs them: the backward pass gives the direction −g once
+ * (δ = −∂ log L/∂f, c not folded in), each try W + c·U is formed on the host in float64, its loss
+ * evaluated, and a refused try puts the previous host arrays back. The forward pass of a kept try is
+ * the next step's evaluation. Only kept steps count in stepCount and flow time; `undone` counts the
+ * others.
  * The backend work of 1 and 4 is done by shards (src/nn/shard.ts), parts of the batch on their own
  * backend instances that compute at once; f is their outputs in order and U_k the sum of theirs.
  */
@@ -59,6 +66,10 @@ export class NetTrainer {
   lastFiniteLogLoss = NaN;
   /** U_k of the last step: what it added to each layer (before rounding), for exact step checks. */
   lastUpdate: Float64Array[] | null = null;
+  /** Steps undone so far (loss-based schedule); they are not counted in stepCount or flow time. */
+  undone = 0;
+  /** The configured schedule (opts.coefficient, when given, replaces it and never undoes). */
+  readonly schedule: StepSchedule;
   private readonly y: Float64Array;
   /** Parts of the batch, each on its own backend instance; their outputs in order make f. */
   private readonly shards: Shard[];
@@ -71,9 +82,6 @@ export class NetTrainer {
    */
   constructor(readonly net: Network, data: ArraySet, init: Float32Array[], readonly opts: NetTrainOptions, helper?: WorkerShard) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
-    // the adaptive α with undo (src/schedule.ts) is not wired into this trainer yet: refuse it rather than take α/L steps without undo
-    if (opts.schedule === 'loss-based' && !opts.coefficient) throw new InputError('the loss-based schedule is not available for convolutional networks yet; use constant or flow');
-    if (opts.schedule === 'flow' && opts.loss === 'squared') throw new InputError('the flow schedule needs an exponential-type loss (exp or logistic), not squared');
     const shapes = net.weightShapes;
     if (init.length !== shapes.length) throw new InputError(`the network has ${shapes.length} weight layers, ${init.length} given`);
     init.forEach((W, k) => {
@@ -87,6 +95,15 @@ export class NetTrainer {
     this.n = data.y.length;
     if (data.X.length !== this.n * d) throw new InputError(`${data.X.length} values are not ${this.n} examples of ${d}`);
     this.y = Float64Array.from(data.y);
+    let maxRowNormSq = 0;
+    for (let n = 0; n < this.n; n++) {
+      let s = 0;
+      for (let i = n * d; i < (n + 1) * d; i++) s += data.X[i] * data.X[i];
+      maxRowNormSq = Math.max(maxRowNormSq, s);
+    }
+    // one dense layer is the linear model, whose loss-based α is fixed below its descent bound
+    const linear = net.layers.length === 1;
+    this.schedule = makeSchedule(opts, { K: net.degree, n: this.n, linear, maxRowNormSq, minibatch: false });
     this.params = init.map((W) => Float32Array.from(W));
     const local = (this.n - (helper?.n ?? 0)) * d;
     this.shards = [new LocalShard(net, data.X.subarray(0, local), data.shape)];
@@ -151,9 +168,7 @@ export class NetTrainer {
    * descend(); discard() frees them instead. Throws DivergenceError if the loss is not finite.
    */
   evaluate(): Evaluation {
-    this.discard();
-    const f = this.forward();
-    const { value, isLog, grad } = objectiveOfOutputs(f, this.y, this.opts);
+    const { value } = this.evaluateAny();
     if (!Number.isFinite(value)) {
       this.discard();
       throw new DivergenceError(
@@ -161,8 +176,24 @@ export class NetTrainer {
           (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
       );
     }
+    return this.pending!;
+  }
+
+  /** evaluate() without the finiteness check (a loss-based try may leave the finite numbers). */
+  private evaluateAny(): Evaluation {
+    this.discard();
+    const f = this.forward();
+    const { value, isLog, grad } = objectiveOfOutputs(f, this.y, this.opts);
     this.pending = { value, isLog, grad, f };
     return this.pending;
+  }
+
+  /**
+   * The evaluation at the current parameters: the pending one if there is one (after a kept
+   * loss-based step, its judging forward pass), else a fresh evaluate().
+   */
+  current(): Evaluation {
+    return this.pending ?? this.evaluate();
   }
 
   /** Frees the activations of an evaluate() that will not be followed by descend(). */
@@ -205,9 +236,70 @@ export class NetTrainer {
     return { logLoss: logL, stepSize: p.isLog ? Math.exp(logStep) : c, undone: 0, coefficient: c };
   }
 
-  /** One step of the configured schedule. */
+  /**
+   * One kept step of the configured schedule (after any undone ones). Loss-based: throws
+   * DivergenceError after MAX_UNDONE_IN_A_ROW undone tries in a row (the parameters are then the
+   * last kept ones), or when the outputs come within 2^8 of the float32 range.
+   */
   step(): StepInfo {
-    return this.descend(this.coefficient(this.evaluate()));
+    if (!this.opts.coefficient && this.schedule.undoes) return this.stepWithUndo();
+    return this.descend(this.coefficient(this.current()));
+  }
+
+  private stepWithUndo(): StepInfo {
+    // the forward pass of the last kept try is at the current parameters: it is this step's evaluation
+    const e = this.current();
+    const logL = e.isLog ? e.value : Math.log(e.value);
+    let largest = 0;
+    for (let i = 0; i < e.f.length; i++) largest = Math.max(largest, Math.abs(e.f[i]));
+    if (largest > MAX_OUTPUT) {
+      this.discard();
+      throw new DivergenceError(
+        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
+      );
+    }
+    const delta = new Float32Array(e.grad.length);
+    for (let i = 0; i < delta.length; i++) {
+      const d = -e.grad[i];
+      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
+    }
+    const G = this.backward(delta); // = −g
+    const before = this.params;
+    let undone = 0;
+    let c = this.schedule.coefficient(logL);
+    for (;;) {
+      const U = G.map((g, k) => {
+        const m = (this.opts.layerLr?.[k] ?? 1) * c;
+        return g.map((v) => m * v);
+      });
+      this.params = before.map((w, k) => {
+        const u = U[k];
+        const next = new Float32Array(w.length);
+        for (let i = 0; i < w.length; i++) next[i] = w[i] + u[i];
+        return next;
+      });
+      const after = this.evaluateAny();
+      if (this.schedule.accept(logL, after.isLog ? after.value : Math.log(after.value))) {
+        this.lastUpdate = U;
+        break;
+      }
+      this.discard();
+      this.params = before;
+      undone++;
+      this.undone++;
+      if (undone >= MAX_UNDONE_IN_A_ROW) {
+        throw new DivergenceError(
+          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the parameters are those of step ${this.stepCount}`,
+        );
+      }
+      c = this.schedule.coefficient(logL);
+    }
+    this.previous = { params: before, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
+    const logStep = e.isLog ? Math.log(c) - logL : Math.log(c);
+    this.lastFiniteLogLoss = logL;
+    this.stepCount++;
+    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
+    return { logLoss: logL, stepSize: e.isLog ? Math.exp(logStep) : c, undone, coefficient: c };
   }
 
   /** Puts back the parameters, step count and flow time from before the last step (one level). */

@@ -74,7 +74,9 @@ export interface Report {
   claims: ClaimEntry[];
 }
 
-const TITLE = /^(N-)?(C\d+)\b[^:]*:\s*/;
+/** "C<k>" (synthetic claims) or "R" (every claim on real data, properties/real/). */
+const TITLE = /^(N-)?(C\d+|R)\b[^:]*:\s*/;
+const claimOrder = (id: string) => (id === 'R' ? Infinity : Number(id.slice(1)));
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').split('-').slice(0, 5).join('-');
 
 export const replayCommand = (file: string) => `npm run --silent theory3 -- replay ${file} --plot replay.svg`;
@@ -122,7 +124,7 @@ export function buildReport(outcomes: TestOutcome[], data: RunData, run: { profi
     (m[1] ? entry.controls : entry.tests).push(t);
     byClaim.set(m[2], entry);
   }
-  const claims: ClaimEntry[] = [...byClaim.keys()].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((id) => {
+  const claims: ClaimEntry[] = [...byClaim.keys()].sort((a, b) => claimOrder(a) - claimOrder(b)).map((id) => {
     const { tests, controls } = byClaim.get(id)!;
     const failed = tests.filter((t) => t.status !== 'passed');
     const verdict: Verdict =

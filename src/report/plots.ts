@@ -122,6 +122,17 @@ function anglePlot(records: TrainRecord[]): TopLevelSpec | null {
   return chart('angle to the SVM against 1/log t (theory: O(1/log t))', [line(rows, q('inv', '1 / log t'), q('angle', 'angle (rad)'), { points: pts.length < 40 })]);
 }
 
+/** The KKT residuals a real-data network run records (properties/real/net-run.ts), against the step. */
+function kktPlot(records: TrainRecord[]): TopLevelSpec | null {
+  const rows: Row[] = records.flatMap((r) =>
+    (['slackness', 'stationarityGap'] as const)
+      .filter((k) => typeof r[k] === 'number' && Number.isFinite(r[k]) && (r[k] as number) > 0)
+      .map((k) => ({ step: r.step, v: r[k] as number, series: k === 'slackness' ? 'complementary slackness Σ α_n (q_n/q_min − 1)' : 'stationarity gap 1 − cos(θ, −∇log L), per step' })),
+  );
+  if (rows.length < 4) return null;
+  return chart('KKT residuals against step (theory: → 0)', [line(rows, q('step', 'step (kept loss-based steps)'), q('v', 'residual', { scale: { type: 'log' } }), { points: records.length < 40 })]);
+}
+
 function balancePlot(records: TrainRecord[]): TopLevelSpec | null {
   if ((records[0]?.layerNorms.length ?? 0) < 2) return null;
   const rows: Row[] = records.map((r) => ({ step: r.step, ratio: Math.max(...r.layerNorms) / Math.min(...r.layerNorms), series: 'ρ_max/ρ_min (data)' }));
@@ -164,7 +175,7 @@ export function stepSpec(records: TrainRecord[]): TopLevelSpec | null {
 
 export function trajectorySpecs(t: Trajectory): TopLevelSpec[] {
   const records = t.records.filter((r) => Number.isFinite(r.rho));
-  return [rhoPlot(t, records), lossRatePlot(records), marginPlot(t, records), anglePlot(records), balancePlot(records)].filter((s): s is TopLevelSpec => s !== null);
+  return [rhoPlot(t, records), lossRatePlot(records), marginPlot(t, records), anglePlot(records), balancePlot(records), kktPlot(records)].filter((s): s is TopLevelSpec => s !== null);
 }
 
 async function render(claim: string, source: string, specs: TopLevelSpec[]): Promise<Plot[]> {
