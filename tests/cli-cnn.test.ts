@@ -63,6 +63,21 @@ describe('train --model cnn', () => {
     expect(parseNetJob([...base, '--data', withShape, '--threads', '2']).config.threads).toBe(2);
   });
 
+  test('IDX images (the shipped Fashion-MNIST subset): --classes and --n pick them, the shape comes from the file', () => {
+    const idx = ['--data', 'data/fashion-mnist/train-images-idx3-ubyte.gz', '--classes', '1,8', '--n', '5'];
+    const job = parseNetJob([...base, ...idx]);
+    expect(job.data.shape).toEqual([28, 28, 1]);
+    expect(job.config.n).toBe(10);
+    expect([...job.data.y].sort()).toEqual([-1, -1, -1, -1, -1, 1, 1, 1, 1, 1]);
+    expect(job.data.X.length).toBe(10 * 784);
+    expect(err([...base, ...idx, '--image-shape', '14,56,1'])).toBe('--image-shape 14,56,1 disagrees with the shape 28,28,1 in data/fashion-mnist/train-images-idx3-ubyte.gz');
+    // loss-based without --lr: α₀ = 1/max‖x‖² over the images picked
+    const noLr = [...base.filter((a, i) => a !== '--lr' && base[i - 1] !== '--lr'), ...idx, '--schedule', 'loss-based'];
+    const maxSq = Math.max(...Array.from({ length: 10 }, (_, i) => job.data.X.subarray(i * 784, (i + 1) * 784).reduce((s, v) => s + v * v, 0)));
+    expect(parseNetJob(noLr).config.lr).toBeCloseTo(1 / maxSq, 6);
+    expect(err([...base.filter((a, i) => a !== '--lr' && base[i - 1] !== '--lr'), ...idx])).toBe('--lr is required');
+  });
+
   test('bad input: one line naming the problem', () => {
     expect(err([...base, '--data', plain])).toBe(`--model cnn needs the image shape: --image-shape H,W,C or a "shape" field in ${plain}`);
     expect(err([...base, '--data', plain, '--image-shape', '5,5,1'])).toBe(`${plain}: rows have 36 values, an image of shape 5×5×1 has 25`);

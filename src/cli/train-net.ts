@@ -1,5 +1,7 @@
 import { useBackend, BACKENDS, type BackendName } from '../backend.js';
-import { datasetWarnings, parseDataset, readJsonFile } from '../data.js';
+import { datasetWarnings, readJsonFile, type Dataset } from '../data.js';
+import { loadData, type DataSpec } from '../data/load.js';
+import { formatName } from '../data/read.js';
 import { InputError } from '../errors.js';
 import { LOSS_KINDS } from '../loss.js';
 import { PADDINGS } from '../nn/conv2d.js';
@@ -11,14 +13,17 @@ import { NetTrainer, type ArraySet, type NetTrainOptions } from '../nn/trainer.j
 import { stream } from '../rng.js';
 import { SCHEDULES } from '../train.js';
 import { parseChoice, parseInteger, parseNumber, parseOptions, parseStepList, required } from './args.js';
+import { DATA_OPTIONS, dataSpec } from './data-options.js';
 
 /**
- * `train --model cnn`: a convolutional network of src/nn on images. The data file is JSON
- * {"X": rows of H·W·C pixel values (row-major, channels last), "y": labels ±1, "shape": [H, W, C]};
- * --image-shape gives the shape when the file has none (and must agree with it when it has one).
+ * `train --model cnn`: a convolutional network of src/nn on images. The data is any format `--data`
+ * reads: IDX files carry their image shape ([28, 28, 1] for the MNIST family); a JSON file
+ * {"X": rows of H·W·C pixel values (row-major, channels last), "y": labels ±1, "shape": [H, W, C]}
+ * may; CSV and .npy rows are flat. --image-shape gives the shape when the data has none, and must
+ * agree with it when it has one.
  */
 const OPTIONS = [
-  'data', 'model', 'image-shape', 'channels', 'kernel', 'pool', 'pool-size', 'padding', 'loss', 'reduction', 'schedule',
+  ...DATA_OPTIONS, 'model', 'image-shape', 'channels', 'kernel', 'pool', 'pool-size', 'padding', 'loss', 'reduction', 'schedule',
   'lr', 'steps', 'init', 'init-scale', 'seed', 'record', 'backend', 'threads', 'out',
 ] as const;
 
@@ -61,7 +66,7 @@ export function parseNetJob(argv: string[]): NetJob {
   const loss = parseChoice(required(values, 'loss'), 'loss', LOSS_KINDS);
   const reduction = parseChoice(values.reduction ?? 'sum', 'reduction', ['sum', 'mean'] as const);
   const schedule = parseChoice(values.schedule ?? 'constant', 'schedule', SCHEDULES);
-  const lr = parseNumber(required(values, 'lr'), 'lr');
+  const lrGiven = values.lr === undefined && schedule === 'loss-based' ? undefined : parseNumber(required(values, 'lr'), 'lr');
   const steps = parseInteger(required(values, 'steps'), 'steps', 1, MAX_STEPS);
   const seed = values.seed === undefined ? 1 : parseInteger(values.seed, 'seed', 0);
   const initScale = values['init-scale'] === undefined ? 1 : parseNumber(values['init-scale'], 'init-scale');
@@ -75,18 +80,16 @@ export function parseNetJob(argv: string[]): NetJob {
   const poolSize = values['pool-size'] === undefined ? DEFAULT_CNN.poolSize : parseInteger(values['pool-size'], 'pool-size', 1, 64);
   const padding = parseChoice(values.padding ?? DEFAULT_CNN.padding, 'padding', PADDINGS);
 
-  const file = readJsonFile(dataPath, 'data');
-  const dataset = parseDataset(file, dataPath);
-  for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${dataPath}: ${w}\n`);
-  const fileShape = (file as { shape?: unknown }).shape;
+  const { dataset, fromFile } = readImages(dataSpec(values));
   const given = values['image-shape'] === undefined ? undefined : parseShape(values['image-shape'], '--image-shape');
-  const fromFile = fileShape === undefined ? undefined : parseShape(fileShape, `${dataPath}: "shape"`);
   if (given && fromFile && given.join() !== fromFile.join()) throw new InputError(`--image-shape ${given.join(',')} disagrees with the shape ${fromFile.join(',')} in ${dataPath}`);
   const shape: Shape | undefined = given ?? fromFile;
   if (!shape) throw new InputError(`--model cnn needs the image shape: --image-shape H,W,C or a "shape" field in ${dataPath}`);
   const d = dataset.X[0].length;
   if (sizeOf(shape) !== d) throw new InputError(`${dataPath}: rows have ${d} values, an image of shape ${shape.join('×')} has ${sizeOf(shape)}`);
 
+  // loss-based without --lr: α₀ = 1/max‖x‖², as for the dense models (src/schedule.ts); adapted from there
+  const lr = lrGiven ?? 1 / dataset.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0);
   const network: CnnSpec = { kind: 'cnn', inShape: shape, channels, kernel, pool, poolSize, padding };
   const net = buildNetwork(network);
   const n = dataset.y.length;
@@ -106,6 +109,22 @@ export function parseNetJob(argv: string[]): NetJob {
     data: { X, shape, y: dataset.y },
     init,
   };
+}
+
+/**
+ * The examples and, when the data says it, one image's shape [H, W, C]: IDX files carry it; a
+ * JSON file may carry it in its "shape" field (read separately: loadData knows only {"X", "y"});
+ * CSV and .npy rows are flat.
+ */
+function readImages(spec: DataSpec): { dataset: Dataset; fromFile: number[] | undefined } {
+  const { X, y, shape } = loadData(spec);
+  const dataset = { X, y };
+  for (const w of datasetWarnings(dataset)) process.stderr.write(`theory3: warning: ${spec.path}: ${w}\n`);
+  if (formatName(spec.path).endsWith('.json')) {
+    const fileShape = (readJsonFile(spec.path, 'data') as { shape?: unknown }).shape;
+    return { dataset, fromFile: fileShape === undefined ? undefined : parseShape(fileShape, `${spec.path}: "shape"`) };
+  }
+  return { dataset, fromFile: shape.length === 3 ? shape : undefined };
 }
 
 /** An init file {"params": [{"shape": [...], "values": [...]}, …]}, as `train` writes them. */

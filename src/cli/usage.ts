@@ -13,7 +13,7 @@ Trains a positively homogeneous network (no biases) and prints {"config", "backe
   --labels FILE        labels file (IDX: found by the MNIST naming if absent; .npy: required)
   --label-column NAME  CSV: the label column (default the last)
   --model KIND         linear (one layer) | deep-linear | relu | cnn (bias-free convolutional net
-                       on images; with --image-shape H,W,C (or "shape" in the JSON data),
+                       on images; with --image-shape H,W,C unless the data has it (IDX; "shape" in JSON),
                        --channels 8,16, --kernel 3, --pool avg|max|none, --pool-size 2,
                        --padding valid|same, --threads 1|2; any schedule)
   --depth K            weight layers = degree of homogeneity (default 2; linear has 1)
