@@ -68,7 +68,7 @@ describe('train --model cnn', () => {
     const job = parseNetJob([...base, ...idx]);
     expect(job.data.shape).toEqual([28, 28, 1]);
     expect(job.config.n).toBe(10);
-    expect([...job.data.y].sort()).toEqual([-1, -1, -1, -1, -1, 1, 1, 1, 1, 1]);
+    expect(Array.from(job.data.y).sort()).toEqual([-1, -1, -1, -1, -1, 1, 1, 1, 1, 1]);
     expect(job.data.X.length).toBe(10 * 784);
     expect(err([...base, ...idx, '--image-shape', '14,56,1'])).toBe('--image-shape 14,56,1 disagrees with the shape 28,28,1 in data/fashion-mnist/train-images-idx3-ubyte.gz');
     // loss-based without --lr: α₀ = 1/max‖x‖² over the images picked
