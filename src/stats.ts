@@ -13,9 +13,9 @@
  * conditional mean ≤ 1). Only the lower end of the range enters K⁺'s cap (the factor is smallest
  * at D_i = −B) and only the upper end enters K⁻'s: for a range [a, b] that is not symmetric the caps
  * are c/(m − a) and c/(b − m) (`bound: [a, b]`), which lets a test bet harder on the side whose end
- * is near (e.g. a statistic bounded above by a few units but below only by hundreds). Ville's inequality then gives P(∃t: K⁺_t(m) ≥ 1/α) ≤ α: the bound holds
- * uniformly over time, so it survives continuous monitoring and stopping whenever we like (optional
- * stopping). The mirror wealth K⁻_t(m) = Π (1 − λ⁻_i(m)(D_i − m)) does the same for E[D] ≥ m.
+ * is near (e.g. a statistic bounded above by a few units but below only by hundreds).
+ * Ville's inequality then gives P(∃t: K⁺_t(m) ≥ 1/α) ≤ α: the bound holds uniformly over time,
+ * so it survives continuous monitoring and stopping whenever we like (optional stopping). The mirror wealth K⁻_t(m) = Π (1 − λ⁻_i(m)(D_i − m)) does the same for E[D] ≥ m.
  *
  * Verdicts, for the claim E[D] > effect (= δ) at level α:
  *   'pass'          K⁺(δ) reached 1/α. P(ever 'pass') ≤ α whenever the claim is false, i.e.
