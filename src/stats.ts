@@ -50,6 +50,14 @@ export interface SequentialTestOptions {
   effect?: number;
   /** The budget of observations; when it is spent undecided, the verdict is 'inconclusive'. */
   maxSamples: number;
+  /**
+   * The pseudo-observation that starts the running mean and variance of the bets: by default the
+   * midpoint of the range with spread half its width (the largest variance on it). Any choice is
+   * valid (the bets only have to be fixed before each observation); a range far wider on one side
+   * than the other makes the default keep the bets small for long, and a prior spread of the
+   * near side's scale lets them reach their cap sooner.
+   */
+  prior?: { mean: number; spread: number };
 }
 
 export interface SequentialTest {
@@ -104,8 +112,8 @@ class BettingMeanTest implements SequentialTest {
   private logUp = 0; // log K⁺_t(effect)
   private logDown = 0; // log K⁻_t(effect)
   private sum = 0;
-  private readonly mid: number; // (a + b)/2
-  private readonly halfWidthSq: number; // ((b − a)/2)², the largest variance on [a, b]
+  private readonly mid: number; // the prior pseudo-observation: (a + b)/2 by default
+  private readonly halfWidthSq: number; // its variance: ((b − a)/2)² by default, the largest on [a, b]
   private priorMean: number; // μ̂_{t−1}: running mean with one pseudo-observation at the midpoint
   private sumSq = 0;
   private priorVar: number; // σ̂²_{t−1}: pseudo-observation with the largest variance on [a, b]
@@ -132,8 +140,12 @@ class BettingMeanTest implements SequentialTest {
     this.threshold = Math.log(1 / alpha);
     this.capUp = TRUNCATION / (effect - a);
     this.capDown = TRUNCATION / (b - effect);
-    this.mid = 0.5 * (a + b);
-    this.halfWidthSq = (0.5 * (b - a)) ** 2;
+    const prior = opts.prior ?? { mean: 0.5 * (a + b), spread: 0.5 * (b - a) };
+    if (!(prior.mean >= a && prior.mean <= b && Number.isFinite(prior.spread) && prior.spread > 0)) {
+      throw new RangeError(`prior must have a mean in [${a}, ${b}] and a positive finite spread, got mean ${prior.mean}, spread ${prior.spread}`);
+    }
+    this.mid = prior.mean;
+    this.halfWidthSq = prior.spread ** 2;
     this.priorMean = this.mid;
     this.priorVar = this.halfWidthSq;
     this.lo = a;

@@ -32,7 +32,7 @@ interface Reference {
 }
 
 /** The symmetric range [−B, B] that the transcription below is written for. */
-type SymmetricOptions = Required<SequentialTestOptions> & { bound: number };
+type SymmetricOptions = Required<Omit<SequentialTestOptions, 'prior'>> & { bound: number };
 
 /** The documented test, run on `draw(i)` until it decides or spends maxSamples. */
 function referenceRun(o: SymmetricOptions, draw: (i: number) => number): Reference {

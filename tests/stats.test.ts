@@ -204,3 +204,25 @@ test("calibration with a range [−10, 1]: E[D] = 0 (uniform on [−1, 1]) → '
   expect(rates.pass * REPS).toBeLessThanOrEqual(limit);
   expect(rates.fail * REPS).toBeLessThanOrEqual(limit);
 });
+
+test('a prior pseudo-observation of the near side\'s scale lets the bets reach their cap sooner; it is validated', () => {
+  const draw = (i: number) => -4 + Math.sin(3 * i);
+  const wide = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400 }, draw);
+  const near = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400, prior: { mean: 0, spread: 18 } }, draw);
+  expect([wide.verdict, near.verdict]).toEqual(['fail', 'fail']);
+  expect(near.n).toBeLessThan(0.7 * wide.n);
+  const same = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400, prior: { mean: -111, spread: 129 } }, draw);
+  expect(same.n).toBe(wide.n);
+  const ok = { alpha: 0.05, bound: 1, maxSamples: 10 };
+  for (const prior of [{ mean: 2, spread: 1 }, { mean: 0, spread: 0 }, { mean: 0, spread: NaN }, { mean: NaN, spread: 1 }]) {
+    expect(() => sequentialMeanTest({ ...ok, prior })).toThrow(/prior must have a mean in \[-1, 1\] and a positive finite spread/);
+  }
+});
+
+test("calibration with a range [−10, 1] and the prior (0, 1): E[D] = 0 → 'pass' and 'fail' each in ≤ α·reps + allowance", () => {
+  const opts = { alpha: 0.05, bound: [-10, 1] as const, maxSamples: BUDGET, prior: { mean: 0, spread: 1 } };
+  const limit = binomialLimit(REPS, 0.05, TAIL);
+  const rates = verdictRates(opts, (r) => uniform(-1, 1)(rngFor(901, r)), REPS);
+  expect(rates.pass * REPS).toBeLessThanOrEqual(limit);
+  expect(rates.fail * REPS).toBeLessThanOrEqual(limit);
+});
