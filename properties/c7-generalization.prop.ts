@@ -56,16 +56,11 @@
  *     model of D_loss with sd 0.045, 2000 simulated tests each, 2026-12-03): 0% at the effect this
  *     run prints (mean D ≈ 0.055) and at 0.052 and 0.045 (median stop 360–440), 1.5% at 0.040, 65%
  *     at 0.035.
- *   Not done here (measured, scratch float64 replicas of these replicates, 2026-12-03): the rate
- *     form E[gap(N) − 2·gap(4N)] > 0. Its effect is 0.034 ± 0.003 (sd 0.041, 200 replicates) at
- *     first fit and 0.059 ± 0.003 (sd 0.047) 100 flow steps later, but its a-priori range is
- *     [−2.38, 1.76]: a betting test can stake at most 1/(2.38) per replicate, so it needs
- *     ≳ ln(1/α)/(0.21·0.034) ≈ 1000 replicates (~80 s here), beyond the budget of npm test.
- *     Random labels are NOT a negative control for the normalized gap: the Rademacher bound is
- *     distribution-free, and measured gap(N)/gap(4N) = 0.123/0.058 (first fit, 100 replicates,
- *     D₂ = 0.008 ± 0.004) and 0.151/0.052 late: it shrinks like 1/√N or faster there too.
- *     What does separate: the UNnormalized network, on random labels, D₂ = −3.86 ± 0.11 at first
- *     fit; on clean labels its gap late in training averages 3.7 (up to 15), above the bound.
+ *   The rate form E[gap(N) − 2·gap(4N)] > 0 is (4) below; random labels are NOT a negative control
+ *     for the normalized gap: the Rademacher bound is distribution-free, and measured gap(N)/gap(4N)
+ *     = 0.127/0.058 on random labels (first fit, 200 replicates, D₂ = 0.011 ± 0.003) and
+ *     0.160/0.058 late: it shrinks like 1/√N or faster there too. What does separate: the
+ *     UNnormalized network on random labels, (2) below.
  *   Premise. Every normalized margin, train and test, is checked to lie in [−B, B]: the loss
  *     ranges, hence B_D and the bound below, rest on it. Without this check a forgotten
  *     normalization went unnoticed: stopped at L < 1 (ρ ≈ 5–20), the UNnormalized gap also
@@ -82,45 +77,19 @@
  *     only catches gross errors. It falls below 1 only from N ≈ 130 (the expectation form alone
  *     from N ≈ 16); the measured gaps are ≤ 0.22, mean ≈ 0.085 at N = 4 and ≈ 0.025 at N = 16.
  *
- * (2) N-C7, the control (Soudry et al. 2018, Sec. 3: once a held-out point is misclassified, with
- *     its normalized margin q̄ converging to a negative value, the held-out loss ℓ(ρ q̄) of the
- *     UNNORMALIZED network grows like ρ ∝ log t, while nothing normalized moves). One flow-schedule
- *     run of the N-point net for STEPS_LONG = 200 steps (ρ ≈ 2 and log t ≈ 1.2–1.7 per step, so
- *     ρ ∝ log t), observed at PRE = 50, MID = 100 and the end:
- *       premise     (fc.pre; nothing about the held-out loss, nothing after MID but the
- *                   pattern) L < 1 by PRE; the on/off pattern of every hidden unit on every
- *                   training point is the same at each step of [PRE, STEPS_LONG] (the direction
- *                   has settled); and
- *                   S, the held-out points misclassified at PRE and at MID, at MID by a normalized
- *                   depth −q̄ ≥ DEPTH_MIN = 0.01 and ≥ STABLE_DEPTH = 0.8 × their depth at PRE, is
- *                   not empty. The depth filter drops points whose q̄ shrinks like 1/ρ: a point
- *                   seen only by units that no training point switches on keeps a constant
- *                   unnormalized margin (|q| ≈ 1–1.5 where traced), so its depth halves while ρ
- *                   doubles; DEPTH_MIN (ρ_MID·DEPTH_MIN ≈ 2, where ℓ(q) ≈ −q) drops those that left
- *                   their last trained unit between PRE and MID (at DEPTH_MIN = 0.005, 2 of 8237
- *                   runs had κ = 0 and 0.017 from such points).
- *       prediction  S is fixed at MID; over [MID, STEPS_LONG] ρ grows by ≥ RHO_GROWTH = 1.5, the
- *                   mean unnormalized loss U = mean_S ℓ(ρ q̄) grows by ≥ KAPPA_MIN·Δρ·m
- *                   (KAPPA_MIN = 0.25, m = mean depth of S at MID; ℓ(−z) ∈ [z, z + log 2], so U
- *                   grows by ≈ Δρ·m while q̄ holds still), and the normalized loss gap moves by
- *                   ≤ GAP_DRIFT = 0.02.
- *     Measured on 48 000 draws from the ranges of caseArb (two independent sets of 24 000):
- *     L < 1 at PRE in 93%, the pattern settled in 39% of those, the premise held in 34% (16 489);
- *     under fast-check's own distribution (THEORY3_RUNS = 150, 3 seeds) in 150 of 400–460 draws.
- *     Over the 16 489: κ = (U_end − U_MID)/(Δρ·m) = 0.39–3.4 (median 1.00, 0.1% quantile 0.60),
- *     U_end/U_MID = 1.38–4.5, ρ_end/ρ_MID = 1.95–2.8, normalized gap drift −0.009…+0.009. With the
- *     loss computed from the normalized margins (a forgotten ρ), |κ| ≤ 0.0014; with ρ frozen at its
- *     MID value, κ ≈ 0.01: both fail on the first run. Why the pattern premise: without it the
- *     premise held in 89% of draws, but κ fell below 0.25 in 10 of 42 739 runs (below 0 in 5) and
- *     the drift reached 0.021; every one of those runs had a training point switch units inside
- *     the window (the normalized network was still reorganizing, so q̄ was not converging). A
- *     first version took U over all test points, a second over the points misclassified at the
- *     end (and as deep at mid-run): both were flaky, the first because the correctly classified
- *     points' falling loss cancelled the growth, the second because its premise rarely held
- *     (4 of 90 draws) and the loss of points leaving the wrong side fell. The held/total floor is
- *     1/15: it fails only if the 4 runs take more than 60 draws; over 2300 fast-check seeds they
- *     took 4–39 (median 11, 99% ≤ 27–33).
- *
+ * (2) N-C7, the control, on the statistic of the rate form: D₂ = gap(N) − 2·gap(4N) of the
+ *     UNnormalized network W, which no theorem bounds (|f(W; x)| ≤ ρ grows with training). On clean
+ *     labels it does not separate (first fit, 200 replicates: D = 0.22 ± 0.01, D₂ = 0.084 ± 0.015,
+ *     both positive: the claim's betting test would pass it, which is why the premise |f| ≤ B is
+ *     the part of (1) with teeth there; tests/theory-mutants.test.ts). On random labels it does: at
+ *     the first fit ρ is ≈ 11 at N and ≈ 50 at 4N (4N random labels take longer to fit), the raw
+ *     test loss grows with ρ, and D₂ = −4.46 ± 0.11 (sd 1.5; all 200 replicates ≤ −1.84; 100
+ *     steps later −5.8 ± 0.7). The same betting test (α = ALPHA, range derived below) must end in
+ *     'fail', evidence AGAINST E[D₂] > 0; measured: 'fail' after 70 replicates (~200 tried: random
+ *     labels reach L < 1 within STEP_CAP in ~40% of draws), 2.5–5 s. On the same nets the
+ *     normalized D₂ is printed (0.018: positive, as above). It replaces a control of another
+ *     statistic (the held-out loss of misclassified points grows like ρ), which showed the raw
+ *     network unbounded but not that the claim's own statistic rejects it.
  * (3) Exploratory (CBMM Memo 091, Liao et al.): across networks of one architecture trained on one
  *     task with a fraction c ∈ {0, 1/8, 1/4, 3/8, 1/2} of the 4N = 16 training labels flipped
  *     (nested sets, 'noise' stream), the normalized test loss (clean labels) is close to a linear
@@ -135,6 +104,27 @@
  *     an intercept per task, slope > 0 and the within-task R² ≥ R2_MIN = 0.2. Resampling the 70
  *     measured tasks: median R² 0.75, 0.1% quantile 0.24, 1% quantile 0.35; slopes ≈ 0.7–1.7.
  *     The slope, intercepts and R² are printed.
+ *
+ * (4) The rate form, as the O(1/√N) bound reads from N to 4N: E[gap(N) − 2·gap(4N)] > 0 for the
+ *     normalized loss, at the first fit and LATE_STEPS = 100 flow steps later (ρ ≈ 200), in the
+ *     explore and real profiles only (skipped in ci: it needs 600–1000 replicates, 17–22 s each
+ *     test at load 8–10). One sequential test each (fast-check's single run), α = ALPHA = 0.001.
+ *       range   D₂ ∈ [−0.380 − 2·1, 1 + 2·0.380] = [−2.38, 1.76] a priori (gap ∈ [−0.380, 1], as
+ *               in (1)); no tighter range is valid: gap(4N) = 1 needs only every test margin at −1
+ *               and every train margin at +1. Only the lower end −2.38 enters the 'pass' side's
+ *               bet cap c/(m + 2.38) (src/stats.ts), so a replicate can stake at most 0.21 and
+ *               the test wins ≈ 0.21·E[D₂] per replicate: ln(1/α)/(0.21·0.033) ≈ 1000.
+ *       effect  measured (200 replicates, float64 scratch replicas): 0.033 ± 0.003 (sd 0.043) at the
+ *               first fit, 0.057 ± 0.004 (sd 0.050) late; this file's run (explore seed 1489351805):
+ *               0.041 after 840 replicates, 0.059 after 580.
+ *       budget  RATE_BUDGET = 1400 (first fit) and 900 (late). Inconclusive rate on a Gaussian model
+ *               of D₂ (verdictRates, 2000 simulated tests each): first fit 0% at mean 0.033 and
+ *               0.030 (median stop 1031 and 1133), 0.75% at 0.027; late 0% at 0.057, 0.050 and
+ *               0.045 (medians 598, 681, 758).
+ *       cost    22–40 ms per replicate (more under load): not cheaper at larger N, where the
+ *               effect shrinks with the gaps while the a-priori range does not; late in training
+ *               the effect is larger (0.057) and each replicate only slightly dearer, so it
+ *               decides in ~40% fewer replicates.
  */
 import fc from 'fast-check';
 import { describe, expect, inject, test } from 'vitest';
@@ -405,7 +395,11 @@ describe('C7 (rate form, explore and real profiles): the normalized gap falls at
  * advance: with |q| ≤ ρ on the unit sphere, train losses in (0, log 2) and test losses in
  * [0, ρ + log 2], D₂ ∈ [−log 2 − 2(ρ_4N + log 2), ρ_N + 3 log 2]; a replicate whose ρ_N exceeds
  * RAW_RHO_SMALL or ρ_4N exceeds RAW_RHO_LARGE (measured maxima 24 and 80) is no replicate. The
- * 'fail' side bets c/(b − m), so only the near end b = RAW_RHO_SMALL + 3 log 2 sets its pace.
+ * 'fail' side bets c/(b − m), so only the near end b = RAW_RHO_SMALL + 3 log 2 sets its pace; the
+ * bets start from a prior pseudo-observation at 0 with spread b (src/stats.ts `prior`: any prior
+ * is valid), not from the midpoint of [a, b] ≈ −155 with spread ≈ 175, which kept the bets below
+ * their cap for the first ~100 replicates (measured: 'fail' after 166 replicates with the default
+ * prior; a Gaussian model of D₂ stops after a median of 118 with it and 62 with this one).
  */
 const RAW_RHO_SMALL = 16;
 const RAW_RHO_LARGE = 160;
@@ -445,7 +439,7 @@ describe('N-C7: the rate statistic of the UNnormalized network', () => {
     let checked = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
-        const t = sequentialMeanTest({ alpha: ALPHA, bound: RAW_RANGE, maxSamples: RAW_BUDGET });
+        const t = sequentialMeanTest({ alpha: ALPHA, bound: RAW_RANGE, maxSamples: RAW_BUDGET, prior: { mean: 0, spread: RAW_RANGE[1] } });
         let attempts = 0;
         let normalizedSum = 0;
         let rhoSmall = 0;
