@@ -87,7 +87,8 @@
  *     steps later −5.8 ± 0.7). The same betting test (α = ALPHA, range derived below) must end in
  *     'fail', evidence AGAINST E[D₂] > 0; measured: 'fail' after 53–70 replicates. Drawn at d = 5 and width 8
  *     only, where random labels reach L < 1 within STEP_CAP (and ρ stays under its caps) in ~27% of
- *     draws (~250 tried, 2.5–5 s); at d = 3, width 7 only 2.5% did (2090 tried, 66 s under load). On the same nets the
+ *     draws (~200 tried; 2.0–2.6 s standalone at load 10–12, where the control it replaced took
+ *     1.1–1.6 s); at d = 3, width 7 only 2.5% did (2090 tried, 66 s under load). On the same nets the
  *     normalized D₂ is printed (0.018: positive, as above). Not 'fail' within RAW_BUDGET = 300: 0
  *     of 2000 simulated tests on a Gaussian model (sd 1.5) at mean −4.46, −3 and −2 (median stops
  *     62, 90, 134). It replaces a control of another
