@@ -125,6 +125,10 @@
  *               of D₂ (verdictRates, 2000 simulated tests each): first fit 0% at mean 0.033 and
  *               0.030 (median stop 1031 and 1133), 0.75% at 0.027; late 0% at 0.057, 0.050 and
  *               0.045 (medians 598, 681, 758).
+ *       teeth   a 1/N rate, gap(N) − 4·gap(4N) > 0 on [−4.38, 2.52], was tried in place of it (explore
+ *               seed 521130974): inconclusive after 1400 replicates at the first fit (mean −0.015)
+ *               and after 900 late (mean +0.011), so the test fails; N-C7 handed the normalized
+ *               network's D₂ in place of the raw one: inconclusive after 300 (mean +0.013), fails.
  *       cost    22–40 ms per replicate (more under load): not cheaper at larger N, where the
  *               effect shrinks with the gaps while the a-priori range does not; late in training
  *               the effect is larger (0.057) and each replicate only slightly dearer, so it
