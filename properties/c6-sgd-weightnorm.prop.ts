@@ -77,10 +77,9 @@
  *         ‖v_k‖ = 2 with s ≥ 1 had neither in 400 runs. Precondition: η·curvatureScale ≤ 10
  *         (common.ts), i.e. the init is not badly misfit: from e^{−q} ≫ 1 plain GD with this constant
  *         step diverged (from η·curvatureScale = 19.6 up, 6 of 400 draws); ~11% of draws are skipped
- *         (the test prints the count). The flow-schedule run (η₀ = 0.5/max‖x‖²), which follows plain
- *         GD's path much further, is printed for reference, not asserted: WN is typically within
- *         5–20% of it, as a constant step only gains O(1/log t) (the slowest set: 12% below γ* at
- *         300 steps, 7.6% at 3,000).
+ *         (the test prints the count). (A flow-schedule run of plain GD, printed for reference until
+ *         2026-12-03, was dropped to save its 300 steps per case: WN was typically within 5–20% of
+ *         its margin, as a constant step only gains O(1/log t).)
  * Exploratory (the memo's conjecture that SGD's stationary points are mostly convex minima of the
  * normalized network): after 3,000 SGD steps (η = 0.5/max‖x‖², batches of 1–2) on a width-2–3 ReLU
  * net that fits its data, the Riemannian Hessian of F(V) = L(ρ_1V_1, …, ρ_KV_K) on the product of
@@ -384,7 +383,7 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
   });
 
   test('C6: (iii) weight normalization turns a deep linear net towards the SVM: its end-to-end direction stays under a margin bound that shrinks', () => {
-    const worst = { low: Infinity, high: -Infinity, vsFlow: 0 };
+    const worst = { low: Infinity, high: -Infinity };
     let total = 0;
     let skipped = 0;
     let checkedMargin = 0;
@@ -425,18 +424,15 @@ describe('C6: weight normalization — per step ġ_k equals ρ̇_k of plain GD t
         checkedMargin++;
         expect(deepDirectionFailure(path, fit, path.map((r) => r.angle), path.map((r) => r.logSum), svm.gamma), 'WN: end-to-end direction under the margin bound, which shrinks').toBeNull();
         const plain = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: eta }, { steps: WN_MARGIN_STEPS }).weights;
-        const flow = train(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 0.5 / maxRowNormSq(data.X) }, { steps: WN_MARGIN_STEPS }).weights;
         const plainMargin = perLayer(plain);
-        const flowMargin = perLayer(flow);
         worst.low = Math.min(worst.low, wnMargin / plainMargin - 1);
         worst.high = Math.max(worst.high, wnMargin / plainMargin - 1);
-        worst.vsFlow = Math.max(worst.vsFlow, Math.abs(wnMargin - flowMargin) / flowMargin);
         expect(plainMargin, 'unconstrained margin').toBeGreaterThan(0);
       },
       params: { numRuns: runs(3) },
     });
     console.log(`C6 WN (iii): WN margin / plain GD margin − 1 in [${(100 * worst.low).toFixed(1)}%, ${(100 * worst.high).toFixed(1)}%] (not asserted: a finite-t ratio); ` +
-      `within ${(100 * worst.vsFlow).toFixed(1)}% of the flow-schedule run (not asserted); ${skipped} of ${total} draws skipped (misfit init)`);
+      `${skipped} of ${total} draws skipped (misfit init)`);
     expectChecked('C6 WN (iii)', checkedMargin, runs(3));
   });
 });

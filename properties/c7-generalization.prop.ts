@@ -56,16 +56,11 @@
  *     model of D_loss with sd 0.045, 2000 simulated tests each, 2026-12-03): 0% at the effect this
  *     run prints (mean D ≈ 0.055) and at 0.052 and 0.045 (median stop 360–440), 1.5% at 0.040, 65%
  *     at 0.035.
- *   Not done here (measured, scratch float64 replicas of these replicates, 2026-12-03): the rate
- *     form E[gap(N) − 2·gap(4N)] > 0. Its effect is 0.034 ± 0.003 (sd 0.041, 200 replicates) at
- *     first fit and 0.059 ± 0.003 (sd 0.047) 100 flow steps later, but its a-priori range is
- *     [−2.38, 1.76]: a betting test can stake at most 1/(2.38) per replicate, so it needs
- *     ≳ ln(1/α)/(0.21·0.034) ≈ 1000 replicates (~80 s here), beyond the budget of npm test.
- *     Random labels are NOT a negative control for the normalized gap: the Rademacher bound is
- *     distribution-free, and measured gap(N)/gap(4N) = 0.123/0.058 (first fit, 100 replicates,
- *     D₂ = 0.008 ± 0.004) and 0.151/0.052 late: it shrinks like 1/√N or faster there too.
- *     What does separate: the UNnormalized network, on random labels, D₂ = −3.86 ± 0.11 at first
- *     fit; on clean labels its gap late in training averages 3.7 (up to 15), above the bound.
+ *   The rate form E[gap(N) − 2·gap(4N)] > 0 is (4) below; random labels are NOT a negative control
+ *     for the normalized gap: the Rademacher bound is distribution-free, and measured gap(N)/gap(4N)
+ *     = 0.127/0.058 on random labels (first fit, 200 replicates, D₂ = 0.011 ± 0.003) and
+ *     0.160/0.058 late: it shrinks like 1/√N or faster there too. What does separate: the
+ *     UNnormalized network on random labels, (2) below.
  *   Premise. Every normalized margin, train and test, is checked to lie in [−B, B]: the loss
  *     ranges, hence B_D and the bound below, rest on it. Without this check a forgotten
  *     normalization went unnoticed: stopped at L < 1 (ρ ≈ 5–20), the UNnormalized gap also
@@ -82,45 +77,23 @@
  *     only catches gross errors. It falls below 1 only from N ≈ 130 (the expectation form alone
  *     from N ≈ 16); the measured gaps are ≤ 0.22, mean ≈ 0.085 at N = 4 and ≈ 0.025 at N = 16.
  *
- * (2) N-C7, the control (Soudry et al. 2018, Sec. 3: once a held-out point is misclassified, with
- *     its normalized margin q̄ converging to a negative value, the held-out loss ℓ(ρ q̄) of the
- *     UNNORMALIZED network grows like ρ ∝ log t, while nothing normalized moves). One flow-schedule
- *     run of the N-point net for STEPS_LONG = 200 steps (ρ ≈ 2 and log t ≈ 1.2–1.7 per step, so
- *     ρ ∝ log t), observed at PRE = 50, MID = 100 and the end:
- *       premise     (fc.pre; nothing about the held-out loss, nothing after MID but the
- *                   pattern) L < 1 by PRE; the on/off pattern of every hidden unit on every
- *                   training point is the same at each step of [PRE, STEPS_LONG] (the direction
- *                   has settled); and
- *                   S, the held-out points misclassified at PRE and at MID, at MID by a normalized
- *                   depth −q̄ ≥ DEPTH_MIN = 0.01 and ≥ STABLE_DEPTH = 0.8 × their depth at PRE, is
- *                   not empty. The depth filter drops points whose q̄ shrinks like 1/ρ: a point
- *                   seen only by units that no training point switches on keeps a constant
- *                   unnormalized margin (|q| ≈ 1–1.5 where traced), so its depth halves while ρ
- *                   doubles; DEPTH_MIN (ρ_MID·DEPTH_MIN ≈ 2, where ℓ(q) ≈ −q) drops those that left
- *                   their last trained unit between PRE and MID (at DEPTH_MIN = 0.005, 2 of 8237
- *                   runs had κ = 0 and 0.017 from such points).
- *       prediction  S is fixed at MID; over [MID, STEPS_LONG] ρ grows by ≥ RHO_GROWTH = 1.5, the
- *                   mean unnormalized loss U = mean_S ℓ(ρ q̄) grows by ≥ KAPPA_MIN·Δρ·m
- *                   (KAPPA_MIN = 0.25, m = mean depth of S at MID; ℓ(−z) ∈ [z, z + log 2], so U
- *                   grows by ≈ Δρ·m while q̄ holds still), and the normalized loss gap moves by
- *                   ≤ GAP_DRIFT = 0.02.
- *     Measured on 48 000 draws from the ranges of caseArb (two independent sets of 24 000):
- *     L < 1 at PRE in 93%, the pattern settled in 39% of those, the premise held in 34% (16 489);
- *     under fast-check's own distribution (THEORY3_RUNS = 150, 3 seeds) in 150 of 400–460 draws.
- *     Over the 16 489: κ = (U_end − U_MID)/(Δρ·m) = 0.39–3.4 (median 1.00, 0.1% quantile 0.60),
- *     U_end/U_MID = 1.38–4.5, ρ_end/ρ_MID = 1.95–2.8, normalized gap drift −0.009…+0.009. With the
- *     loss computed from the normalized margins (a forgotten ρ), |κ| ≤ 0.0014; with ρ frozen at its
- *     MID value, κ ≈ 0.01: both fail on the first run. Why the pattern premise: without it the
- *     premise held in 89% of draws, but κ fell below 0.25 in 10 of 42 739 runs (below 0 in 5) and
- *     the drift reached 0.021; every one of those runs had a training point switch units inside
- *     the window (the normalized network was still reorganizing, so q̄ was not converging). A
- *     first version took U over all test points, a second over the points misclassified at the
- *     end (and as deep at mid-run): both were flaky, the first because the correctly classified
- *     points' falling loss cancelled the growth, the second because its premise rarely held
- *     (4 of 90 draws) and the loss of points leaving the wrong side fell. The held/total floor is
- *     1/15: it fails only if the 4 runs take more than 60 draws; over 2300 fast-check seeds they
- *     took 4–39 (median 11, 99% ≤ 27–33).
- *
+ * (2) N-C7, the control, on the statistic of the rate form: D₂ = gap(N) − 2·gap(4N) of the
+ *     UNnormalized network W, which no theorem bounds (|f(W; x)| ≤ ρ grows with training). On clean
+ *     labels it does not separate (first fit, 200 replicates: D = 0.22 ± 0.01, D₂ = 0.084 ± 0.015,
+ *     both positive: the claim's betting test would pass it, which is why the premise |f| ≤ B is
+ *     the part of (1) with teeth there; tests/theory-mutants.test.ts). On random labels it does: at
+ *     the first fit ρ is ≈ 11 at N and ≈ 50 at 4N (4N random labels take longer to fit), the raw
+ *     test loss grows with ρ, and D₂ = −4.46 ± 0.11 (sd 1.5; all 200 replicates ≤ −1.84; 100
+ *     steps later −5.8 ± 0.7). The same betting test (α = ALPHA, range derived below) must end in
+ *     'fail', evidence AGAINST E[D₂] > 0; measured: 'fail' after 53–70 replicates. Drawn at d = 5 and width 8
+ *     only, where random labels reach L < 1 within STEP_CAP (and ρ stays under its caps) in ~27% of
+ *     draws (~200 tried; 2.0–2.6 s standalone at load 10–12, where the control it replaced took
+ *     1.1–1.6 s); at d = 3, width 7 only 2.5% did (2090 tried, 66 s under load). On the same nets the
+ *     normalized D₂ is printed (0.018: positive, as above). Not 'fail' within RAW_BUDGET = 300: 0
+ *     of 2000 simulated tests on a Gaussian model (sd 1.5) at mean −4.46, −3 and −2 (median stops
+ *     62, 90, 134). It replaces a control of another
+ *     statistic (the held-out loss of misclassified points grows like ρ), which showed the raw
+ *     network unbounded but not that the claim's own statistic rejects it.
  * (3) Exploratory (CBMM Memo 091, Liao et al.): across networks of one architecture trained on one
  *     task with a fraction c ∈ {0, 1/8, 1/4, 3/8, 1/2} of the 4N = 16 training labels flipped
  *     (nested sets, 'noise' stream), the normalized test loss (clean labels) is close to a linear
@@ -135,9 +108,34 @@
  *     an intercept per task, slope > 0 and the within-task R² ≥ R2_MIN = 0.2. Resampling the 70
  *     measured tasks: median R² 0.75, 0.1% quantile 0.24, 1% quantile 0.35; slopes ≈ 0.7–1.7.
  *     The slope, intercepts and R² are printed.
+ *
+ * (4) The rate form, as the O(1/√N) bound reads from N to 4N: E[gap(N) − 2·gap(4N)] > 0 for the
+ *     normalized loss, at the first fit and LATE_STEPS = 100 flow steps later (ρ ≈ 200), in the
+ *     explore and real profiles only (skipped in ci: it needs 600–1000 replicates, 17–22 s each
+ *     test at load 8–10). One sequential test each (fast-check's single run), α = ALPHA = 0.001.
+ *       range   D₂ ∈ [−0.380 − 2·1, 1 + 2·0.380] = [−2.38, 1.76] a priori (gap ∈ [−0.380, 1], as
+ *               in (1)); no tighter range is valid: gap(4N) = 1 needs only every test margin at −1
+ *               and every train margin at +1. Only the lower end −2.38 enters the 'pass' side's
+ *               bet cap c/(m + 2.38) (src/stats.ts), so a replicate can stake at most 0.21 and
+ *               the test wins ≈ 0.21·E[D₂] per replicate: ln(1/α)/(0.21·0.033) ≈ 1000.
+ *       effect  measured (200 replicates, float64 scratch replicas): 0.033 ± 0.003 (sd 0.043) at the
+ *               first fit, 0.057 ± 0.004 (sd 0.050) late; this file's run (explore seed 1489351805):
+ *               0.041 after 840 replicates, 0.059 after 580.
+ *       budget  RATE_BUDGET = 1400 (first fit) and 900 (late). Inconclusive rate on a Gaussian model
+ *               of D₂ (verdictRates, 2000 simulated tests each): first fit 0% at mean 0.033 and
+ *               0.030 (median stop 1031 and 1133), 0.75% at 0.027; late 0% at 0.057, 0.050 and
+ *               0.045 (medians 598, 681, 758).
+ *       teeth   a 1/N rate, gap(N) − 4·gap(4N) > 0 on [−4.38, 2.52], was tried in place of it (explore
+ *               seed 521130974): inconclusive after 1400 replicates at the first fit (mean −0.015)
+ *               and after 900 late (mean +0.011), so the test fails; N-C7 handed the normalized
+ *               network's D₂ in place of the raw one: inconclusive after 300 (mean +0.013), fails.
+ *       cost    22–40 ms per replicate (more under load): not cheaper at larger N, where the
+ *               effect shrinks with the gaps while the a-priori range does not; late in training
+ *               the effect is larger (0.057) and each replicate only slightly dearer, so it
+ *               decides in ~40% fewer replicates.
  */
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, inject, test } from 'vitest';
 import { reluTeacher, type Dataset } from '../src/data.js';
 import {
   boundedMargins,
@@ -151,7 +149,6 @@ import {
   rademacherBound,
   sphereTeacherData,
 } from '../src/generalization.js';
-import { layerOutputs } from '../src/measure.js';
 import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { hoeffdingRadius, sequentialMeanTest, splitAlpha, type SequentialTest } from '../src/stats.js';
@@ -189,26 +186,32 @@ type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 const trainOptions = (spec: ModelSpec): TrainOptions => ({ model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: LR });
 
 /**
- * Teacher, the 4N training points (the N-point set is their prefix), the held-out set, the init;
- * null when the teacher is degenerate (its margin filter keeps < 1% of the sphere, see
- * sphereTeacherData): such a draw is no replicate.
+ * Teacher, the 4N training points (the N-point set is their prefix), the init, and the held-out
+ * set on demand (`testSet`, from its own stream: drawing it after training gives the same points,
+ * and a replicate that does not fit never pays for its 2,000 points, ~60% of a random-label
+ * control's time when they were drawn up front); null, or a null test set, when the teacher is
+ * degenerate (its margin filter keeps < 1% of the sphere, see sphereTeacherData): such a draw is
+ * no replicate.
  */
 function problem(c: Case, seed: number) {
   const spec = modelSpec('relu', DEPTH, c.width);
   const rng = stream(seed, 'data');
   const teacher = reluTeacher(rng, c.d, TEACHER_WIDTH);
-  let large: Dataset;
-  let test: Dataset;
-  try {
-    large = sphereTeacherData(rng, teacher, N_LARGE, c.gap);
-    test = sphereTeacherData(stream(seed, 'test'), teacher, N_TEST, c.gap);
-  } catch (e) {
-    if (e instanceof RangeError) return null;
-    throw e;
-  }
+  const keepingEnough = (draw: () => Dataset): Dataset | null => {
+    try {
+      return draw();
+    } catch (e) {
+      if (e instanceof RangeError) return null;
+      throw e;
+    }
+  };
+  const large = keepingEnough(() => sphereTeacherData(rng, teacher, N_LARGE, c.gap));
+  if (!large) return null;
+  let test: Dataset | null | undefined;
+  const testSet = () => (test === undefined ? (test = keepingEnough(() => sphereTeacherData(stream(seed, 'test'), teacher, N_TEST, c.gap))) : test);
   const small: Dataset = { X: large.X.slice(0, N_SMALL), y: large.y.slice(0, N_SMALL) };
   const init = initWeights(spec, c.d, 'gaussian', 1, stream(seed, 'init'));
-  return { spec, small, large, test, init };
+  return { spec, small, large, testSet, init };
 }
 
 /** Sum exp loss < 1 in float64, i.e. Σ e^{−q_n} < 1 (so every margin is positive). */
@@ -216,8 +219,11 @@ function fittedIn64(w: Weights, data: Dataset): boolean {
   return marginsOf(w, data, 'relu').reduce((s, q) => s + Math.exp(-q), 0) < 1;
 }
 
-/** Trains until the sum loss is < 1; null if `cap` steps do not get there. */
-function fitToLossBelowOne(spec: ModelSpec, data: Dataset, init: Weights, cap = STEP_CAP): Weights | null {
+/**
+ * Trains until the sum loss is < 1, then `extra` more steps (the loss must still be < 1 in float64
+ * after them, as it is under the flow's descent); null if `cap` steps do not get there.
+ */
+function fitToLossBelowOne(spec: ModelSpec, data: Dataset, init: Weights, cap = STEP_CAP, extra = 0): Weights | null {
   const trainer = new Trainer(data, init, trainOptions(spec));
   try {
     const logN = Math.log(data.X.length);
@@ -225,7 +231,11 @@ function fitToLossBelowOne(spec: ModelSpec, data: Dataset, init: Weights, cap = 
       // logLoss is the mean loss before the step: once its sum is < 1, check the current weights
       if (trainer.step().logLoss + logN < 0) {
         const w = trainer.weights();
-        if (fittedIn64(w, data)) return w;
+        if (!fittedIn64(w, data)) continue;
+        if (extra === 0) return w;
+        for (let k = 0; k < extra; k++) trainer.step();
+        const late = trainer.weights();
+        return fittedIn64(late, data) ? late : null;
       }
     }
     return null;
@@ -255,14 +265,16 @@ function gapBound(n: number): number {
 }
 
 /** One paired replicate: the gaps at N and 4N, or null if either run did not fit. */
-function replicate(c: Case, i: number): { small: Gap; large: Gap } | null {
+function replicate(c: Case, i: number, extra = 0): { small: Gap; large: Gap } | null {
   const p = problem(c, c.seed * 1024 + i);
   if (!p) return null;
-  const ws = fitToLossBelowOne(p.spec, p.small, p.init);
+  const ws = fitToLossBelowOne(p.spec, p.small, p.init, STEP_CAP, extra);
   if (!ws) return null;
-  const wl = fitToLossBelowOne(p.spec, p.large, p.init);
+  const wl = fitToLossBelowOne(p.spec, p.large, p.init, STEP_CAP, extra);
   if (!wl) return null;
-  return { small: normalizedGap(ws, p.small, p.test), large: normalizedGap(wl, p.large, p.test) };
+  const test = p.testSet();
+  if (!test) return null;
+  return { small: normalizedGap(ws, p.small, test), large: normalizedGap(wl, p.large, test) };
 }
 
 const fmt = (v: number) => v.toPrecision(3);
@@ -332,92 +344,145 @@ describe('C7: the generalization gap of the normalized network shrinks as N grow
   });
 });
 
-const PRE = 50;
-const MID = 100;
-const STEPS_LONG = 200;
-const STABLE_DEPTH = 0.8;
-const DEPTH_MIN = 0.01;
-const RHO_GROWTH = 1.5;
-const KAPPA_MIN = 0.25;
-const GAP_DRIFT = 0.02;
-const HELD_FLOOR = 1 / 15;
+// ---------------------------------------------------------------------------------------------
+// The rate form, and its control on the same statistic
 
-/** On/off state of every hidden ReLU unit on every point of `data`, as a string. */
-function activationPattern(w: Weights, data: Dataset): string {
-  return data.X.map((x) =>
-    layerOutputs(w, x, 'relu')
-      .slice(0, -1)
-      .map((h) => h.map((v) => (v > 0 ? '1' : '0')).join(''))
-      .join(''),
-  ).join(' ');
+/**
+ * D₂ = gap(N) − 2·gap(4N) of the normalized net lies in [−B₂, B₂'] a priori: gap ∈ [−(ℓ(0) −
+ * ℓ(B)), ℓ(−B) − ℓ(B)] = [−0.380, 1] (every train margin in (0, B], every test margin in [−B, B]), so
+ * D₂ ≥ −0.380 − 2·1 and D₂ ≤ 1 + 2·0.380.
+ */
+const GAP_LOW = -(logistic(0) - logistic(B));
+const GAP_HIGH = LOSS_RANGE;
+const RATE_RANGE: [number, number] = [GAP_LOW - 2 * GAP_HIGH, GAP_HIGH - 2 * GAP_LOW];
+/** Flow steps after the first fit for the "late" form (ρ ≈ 200 there, from ≈ 10 at the fit). */
+const LATE_STEPS = 100;
+/** Budgets of the rate tests, sized from the measured effect (see the file comment). */
+const RATE_BUDGET = { first: 1400, late: 900 };
+
+const isCi = () => inject('theory3').name === 'ci';
+
+/** Runs one sequential test of E[D₂] > 0 over paired replicates; returns it and a summary line. */
+function rateTest(c: Case, extra: number, budget: number, alpha: number) {
+  const t = sequentialMeanTest({ alpha, bound: RATE_RANGE, maxSamples: budget });
+  let attempts = 0;
+  const maxAttempts = Math.ceil(budget / (1 - MAX_UNFIT_FRACTION));
+  let sumSmall = 0;
+  let sumLarge = 0;
+  while (!t.done && attempts < maxAttempts) {
+    const r = replicate(c, attempts++, extra);
+    if (!r) continue;
+    sumSmall += r.small.loss;
+    sumLarge += r.large.loss;
+    t.observe(r.small.loss - 2 * r.large.loss);
+  }
+  const summary = `${JSON.stringify(c)}, ${extra} steps after the fit: ${attempts} replicates tried; ${describeTest('gap(N) − 2·gap(4N)', t)}; mean gap ${fmt(sumSmall / t.n)} at N, ${fmt(sumLarge / t.n)} at 4N`;
+  return { t, summary };
 }
 
-describe('N-C7: the unnormalized network is not covered by C7', () => {
-  test("N-C7: the unnormalized network's held-out loss grows while the normalized gap shrinks", () => {
-    let total = 0;
-    let held = 0;
-    let unsettled = 0;
+describe('C7 (rate form, explore and real profiles): the normalized gap falls at least like 1/√N', () => {
+  for (const [when, extra, budget] of [['at the first fit', 0, RATE_BUDGET.first], [`${LATE_STEPS} flow steps after the fit`, LATE_STEPS, RATE_BUDGET.late]] as const) {
+    // ~1000 and ~600 replicates to decide (22–40 ms each): beyond the ci profile's budget.
+    test.skipIf(isCi())(`C7: (rate form) E[gap(N) − 2·gap(4N)] > 0 for the normalized network ${when} (betting test, α = ${ALPHA})`, () => {
+      let decided = 0;
+      fc.assert(
+        fc.property(caseArb, (c) => {
+          const { t, summary } = rateTest(c, extra, budget, ALPHA);
+          console.log(`C7 rate form ${summary}`);
+          reportFigure({ name: `mean gap(N) − 2·gap(4N) ${when}`, value: t.mean, predicted: `> 0 at α = ${ALPHA}` });
+          if (!t.done) throw new Error(`more than ${MAX_UNFIT_FRACTION * 100}% of replicates did not reach L < 1: ${summary}`);
+          if (t.verdict === 'fail') throw new Error(`evidence AGAINST the rate form (E[gap(N) − 2·gap(4N)] ≤ 0 at level ${ALPHA}): ${summary}`);
+          if (t.verdict === 'inconclusive') throw new Error(`inconclusive: the budget of ${budget} replicates was spent undecided: ${summary}`);
+          decided += t.n;
+        }),
+        // one sequential test: α is not split, and a statistical failure is not shrunk (a retry)
+        { numRuns: 1, endOnFailure: true },
+      );
+      expectChecked(`C7 rate form ${when}`, decided, 8, `C7-rate-${extra}`);
+    });
+  }
+});
+
+/**
+ * The control: the same statistic D₂ of the UNnormalized network W on random labels. Theory
+ * bounds nothing here (|f(W; x)| ≤ ρ grows with training), and the raw test loss grows with ρ,
+ * which at the first fit is larger on 4N random labels than on N (measured ρ 11 → 50): D₂ = −4.46
+ * ± 0.11 (sd 1.5, every one of 200 replicates ≤ −1.84). The betting test needs a range known in
+ * advance: with |q| ≤ ρ on the unit sphere, train losses in (0, log 2) and test losses in
+ * [0, ρ + log 2], D₂ ∈ [−log 2 − 2(ρ_4N + log 2), ρ_N + 3 log 2]; a replicate whose ρ_N exceeds
+ * RAW_RHO_SMALL or ρ_4N exceeds RAW_RHO_LARGE (measured maxima 24 and 80) is no replicate. The
+ * 'fail' side bets c/(b − m), so only the near end b = RAW_RHO_SMALL + 3 log 2 sets its pace; the
+ * bets start from a prior pseudo-observation at 0 with spread b (src/stats.ts `prior`: any prior
+ * is valid), not from the midpoint of [a, b] ≈ −152 with spread ≈ 170, which kept the bets below
+ * their cap for the first ~100 replicates (measured: 'fail' after 166 replicates with the default
+ * prior; a Gaussian model of D₂ stops after a median of 118 with it and 62 with this one).
+ */
+const RAW_RHO_SMALL = 16;
+const RAW_RHO_LARGE = 160;
+const RAW_RANGE: [number, number] = [-Math.LN2 - 2 * (RAW_RHO_LARGE + Math.LN2), RAW_RHO_SMALL + 3 * Math.LN2];
+const RAW_BUDGET = 300;
+
+const productNorm = (w: Weights) => w.reduce((p, W) => p * Math.sqrt(W.flat().reduce((s, v) => s + v * v, 0)), 1);
+
+/** A paired replicate on random labels (train and test, 'noise' stream): the raw network's D₂, or null. */
+function randomLabelReplicate(c: Case, i: number): { raw: number; normalized: number; rhoSmall: number; rhoLarge: number } | null {
+  const p = problem(c, c.seed * 1024 + i);
+  if (!p) return null;
+  const noise = stream(c.seed * 1024 + i, 'noise');
+  const flip = (d: Dataset): Dataset => ({ X: d.X, y: d.y.map(() => (noise.uniform() < 0.5 ? -1 : 1)) });
+  const large = flip(p.large);
+  const small: Dataset = { X: large.X.slice(0, N_SMALL), y: large.y.slice(0, N_SMALL) };
+  const ws = fitToLossBelowOne(p.spec, small, p.init);
+  if (!ws) return null;
+  const wl = fitToLossBelowOne(p.spec, large, p.init);
+  if (!wl) return null;
+  const [rhoSmall, rhoLarge] = [productNorm(ws), productNorm(wl)];
+  if (rhoSmall > RAW_RHO_SMALL || rhoLarge > RAW_RHO_LARGE) return null;
+  const clean = p.testSet();
+  if (!clean) return null;
+  const test = flip(clean); // its labels continue the noise stream after the training labels
+  const identity = (w: Weights) => w;
+  // The gap check of C7 with the raw network and B = ρ cap: its premise |f(W; x)| ≤ B holds here.
+  const raw = (w: Weights, train: Dataset, cap: number) => generalizationGap(w, train, test, 'relu', identity, cap).loss;
+  return {
+    raw: raw(ws, small, RAW_RHO_SMALL) - 2 * raw(wl, large, RAW_RHO_LARGE),
+    normalized: normalizedGap(ws, small, test).loss - 2 * normalizedGap(wl, large, test).loss,
+    rhoSmall,
+    rhoLarge,
+  };
+}
+
+describe('N-C7: the rate statistic of the UNnormalized network', () => {
+  test("N-C7: on random labels the same betting test decides AGAINST E[gap(N) − 2·gap(4N)] > 0 for the unnormalized network (verdict 'fail')", () => {
+    let checked = 0;
     fc.assert(
-      fc.property(caseArb, (c) => {
-        total++;
-        const p = problem(c, c.seed);
-        fc.pre(p !== null);
-        let pattern: string | null = null;
-        let patternChanges = 0;
-        const { records } = train(p.small, p.init, trainOptions(p.spec), {
-          steps: STEPS_LONG,
-          // every step of [PRE, STEPS_LONG], for the activation pattern on the training points
-          record: Array.from({ length: STEPS_LONG - PRE + 1 }, (_, i) => PRE + i),
-          annotate: (w, rec) => {
-            const now = activationPattern(w, p.small);
-            if (pattern !== null && now !== pattern) patternChanges++;
-            pattern = now;
-            if (rec.step !== PRE && rec.step !== MID && rec.step !== STEPS_LONG) return;
-            const V = normalizeLayers(w);
-            const qbTest = normalizedMargins(V, p.test);
-            rec.fitted = fittedIn64(w, p.small);
-            rec.qTest = marginsOf(w, p.test, 'relu');
-            rec.qbTest = qbTest;
-            rec.normalizedGap = lossAndError(qbTest).loss - lossAndError(normalizedMargins(V, p.small)).loss;
-          },
-        });
-        const at = (step: number) => records.find((r) => r.step === step)!;
-        const [pre, mid, end] = [at(PRE), at(MID), at(STEPS_LONG)];
-        if (pre.fitted === true && patternChanges > 0) unsettled++;
-        // The premise (nothing about the held-out loss): L < 1 by PRE, no hidden unit switches
-        // on or off on a training point during [PRE, STEPS_LONG] (the direction has settled), and S =
-        // the held-out points misclassified at PRE and at MID, at MID by a normalized depth
-        // ≥ DEPTH_MIN and ≥ STABLE_DEPTH × their depth at PRE: q̄ converges to a negative value
-        // instead of shrinking like 1/ρ (as for a point seen only by units that no training point
-        // switches on: its unnormalized margin is frozen).
-        const qbPre = pre.qbTest as number[];
-        const qbMid = mid.qbTest as number[];
-        const S = qbPre.flatMap((q, i) => (q < 0 && -qbMid[i] >= DEPTH_MIN && -qbMid[i] >= STABLE_DEPTH * -q ? [i] : []));
-        fc.pre(pre.fitted === true && patternChanges === 0 && S.length > 0);
-        held++;
-        // The prediction, on the UNnormalized network over [MID, STEPS_LONG] (S was chosen by MID):
-        // the loss ℓ(ρ q̄) of these points grows like ρ, by ≈ Δρ·m.
-        const lossOn = (q: number[]) => S.reduce((t, i) => t + logistic(q[i]), 0) / S.length;
-        const U0 = lossOn(mid.qTest as number[]);
-        const U1 = lossOn(end.qTest as number[]);
-        const m = S.reduce((t, i) => t - qbMid[i], 0) / S.length;
-        const predicted = (end.rho - mid.rho) * m;
-        const drift = (end.normalizedGap as number) - (mid.normalizedGap as number);
+      // d = 5 and width 8: 16 random labels reach L < 1 within STEP_CAP (and ρ stays under its
+      // caps) most often there. Replicates used per draw, measured on fresh seeds: 27% at d = 5,
+      // 15–19% at d = 4 (width 8), 8% at d = 4 and 2.5% at d = 3 with width 6–7 (2090 draws, 66 s).
+      fc.property(caseArb.map((c) => ({ ...c, d: 5, width: 8 })), (c) => {
+        const t = sequentialMeanTest({ alpha: ALPHA, bound: RAW_RANGE, maxSamples: RAW_BUDGET, prior: { mean: 0, spread: RAW_RANGE[1] } });
+        let attempts = 0;
+        let normalizedSum = 0;
+        let rhoSmall = 0;
+        let rhoLarge = 0;
+        while (!t.done && attempts < 10 * RAW_BUDGET) {
+          const r = randomLabelReplicate(c, attempts++);
+          if (!r) continue;
+          normalizedSum += r.normalized;
+          rhoSmall += r.rhoSmall;
+          rhoLarge += r.rhoLarge;
+          t.observe(r.raw);
+        }
+        checked += t.n;
         console.log(
-          `N-C7 ${JSON.stringify(c)}: ${S.length} held-out points, mean normalized depth m = ${fmt(m)}; ρ ${fmt(mid.rho)} → ${fmt(end.rho)}, ` +
-            `their unnormalized loss ${fmt(U0)} → ${fmt(U1)} (Δρ·m = ${fmt(predicted)}, κ = ${fmt((U1 - U0) / predicted)}), ` +
-            `normalized gap ${fmt(mid.normalizedGap as number)} → ${fmt(end.normalizedGap as number)}`,
+          `N-C7 ${JSON.stringify(c)}, random labels: ${attempts} replicates tried; unnormalized ${describeTest('gap(N) − 2·gap(4N)', t)}; ` +
+            `mean ρ ${fmt(rhoSmall / t.n)} at N, ${fmt(rhoLarge / t.n)} at 4N; the normalized network's D₂ on the same nets: mean ${fmt(normalizedSum / t.n)}`,
         );
-        expect(end.rho, 'ρ did not grow').toBeGreaterThanOrEqual(RHO_GROWTH * mid.rho);
-        expect(U1 - U0, 'the unnormalized held-out loss did not grow like ρ (by ≥ KAPPA_MIN·Δρ·m)').toBeGreaterThanOrEqual(KAPPA_MIN * predicted);
-        expect(Math.abs(drift), 'the normalized gap drifted').toBeLessThanOrEqual(GAP_DRIFT);
+        expect(t.verdict, `the unnormalized rate statistic: ${describeTest('D₂', t)}`).toBe('fail');
       }),
-      { numRuns: runs(4) },
+      { numRuns: 1, endOnFailure: true },
     );
-    console.log(`N-C7: preconditions held in ${held} of ${total} draws (${unsettled} fitted but with an unsettled activation pattern)`);
-    // fast-check draws until numRuns cases meet the preconditions; about 1 draw in 3 does.
-    expect(held, `preconditions held in only ${held} of ${total} runs (${unsettled} fitted but with an unsettled activation pattern)`).toBeGreaterThanOrEqual(HELD_FLOOR * total);
-    expectChecked('N-C7', held, runs(4), 'N-C7-unnormalized-loss');
+    expectChecked('N-C7', checked, 8, 'N-C7-unnormalized-rate');
   });
 });
 
@@ -473,7 +538,8 @@ describe('C7 (Memo 091, exploratory): normalized test loss against normalized tr
         const tasks: [number, number][][] = [];
         for (let t = 0; t < TASKS; t++) {
           const p = problem(c, c.seed * 16 + t);
-          if (!p) continue;
+          const test = p?.testSet();
+          if (!p || !test) continue;
           const points: [number, number][] = [];
           const levels = new Set<number>();
           for (const { fraction, y } of corruptions(c.seed * 16 + t, p.large.y)) {
@@ -481,7 +547,7 @@ describe('C7 (Memo 091, exploratory): normalized test loss against normalized tr
             const w = fitToLossBelowOne(p.spec, noisy, p.init, NOISY_STEP_CAP);
             if (!w) continue;
             const V = normalizeLayers(w);
-            points.push([lossAndError(normalizedMargins(V, noisy)).loss, lossAndError(normalizedMargins(V, p.test)).loss]);
+            points.push([lossAndError(normalizedMargins(V, noisy)).loss, lossAndError(normalizedMargins(V, test)).loss]);
             levels.add(fraction);
           }
           if (levels.size >= 3) tasks.push(points);

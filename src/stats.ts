@@ -10,9 +10,12 @@
  *   K⁺_t(m) = Π_{i≤t} (1 + λ⁺_i(m) (D_i − m)),   λ⁺_i(m) ∈ [0, c/(B+m)],  chosen from D_1..D_{i−1}
  *
  * is a nonnegative supermartingale whenever E[D_i | past] ≤ m (each factor is ≥ 1 − c > 0 and has
- * conditional mean ≤ 1). Ville's inequality then gives P(∃t: K⁺_t(m) ≥ 1/α) ≤ α: the bound holds
- * uniformly over time, so it survives continuous monitoring and stopping whenever we like (optional
- * stopping). The mirror wealth K⁻_t(m) = Π (1 − λ⁻_i(m)(D_i − m)) does the same for E[D] ≥ m.
+ * conditional mean ≤ 1). Only the lower end of the range enters K⁺'s cap (the factor is smallest
+ * at D_i = −B) and only the upper end enters K⁻'s: for a range [a, b] that is not symmetric the caps
+ * are c/(m − a) and c/(b − m) (`bound: [a, b]`), which lets a test bet harder on the side whose end
+ * is near (e.g. a statistic bounded above by a few units but below only by hundreds).
+ * Ville's inequality then gives P(∃t: K⁺_t(m) ≥ 1/α) ≤ α: the bound holds uniformly over time,
+ * so it survives continuous monitoring and stopping whenever we like (optional stopping). The mirror wealth K⁻_t(m) = Π (1 − λ⁻_i(m)(D_i − m)) does the same for E[D] ≥ m.
  *
  * Verdicts, for the claim E[D] > effect (= δ) at level α:
  *   'pass'          K⁺(δ) reached 1/α. P(ever 'pass') ≤ α whenever the claim is false, i.e.
@@ -38,12 +41,23 @@ export type Verdict = 'pass' | 'fail' | 'inconclusive';
 export interface SequentialTestOptions {
   /** False-alarm rate in (0, 1): P('pass' | E[D] ≤ effect) ≤ alpha, and likewise for 'fail'. */
   alpha: number;
-  /** Every observation lies in [−bound, bound]; an observation outside throws. */
-  bound: number;
-  /** The claim is E[D] > effect; default 0. Must lie strictly inside (−bound, bound). */
+  /**
+   * Every observation lies in [−bound, bound], or in [a, b] for bound = [a, b] (a < b); an
+   * observation outside throws.
+   */
+  bound: number | readonly [number, number];
+  /** The claim is E[D] > effect; default 0. Must lie strictly inside the range. */
   effect?: number;
   /** The budget of observations; when it is spent undecided, the verdict is 'inconclusive'. */
   maxSamples: number;
+  /**
+   * The pseudo-observation that starts the running mean and variance of the bets: by default the
+   * midpoint of the range with spread half its width (the largest variance on it). Any choice is
+   * valid (the bets only have to be fixed before each observation); a range far wider on one side
+   * than the other makes the default keep the bets small for long, and a prior spread of the
+   * near side's scale lets them reach their cap sooner.
+   */
+  prior?: { mean: number; spread: number };
 }
 
 export interface SequentialTest {
@@ -83,7 +97,8 @@ const TRUNCATION = 0.5;
 // A class rather than a closure: V8 keeps its float fields unboxed, a closure's captured `let`s
 // allocate on every update (a 5× slowdown in the calibration simulations).
 class BettingMeanTest implements SequentialTest {
-  private readonly B: number;
+  private readonly a: number; // the range [a, b] of the observations
+  private readonly b: number;
   private readonly effect: number;
   private readonly maxSamples: number;
   private readonly threshold: number; // reject when log-wealth ≥ log(1/α)  (Ville)
@@ -97,9 +112,11 @@ class BettingMeanTest implements SequentialTest {
   private logUp = 0; // log K⁺_t(effect)
   private logDown = 0; // log K⁻_t(effect)
   private sum = 0;
-  private priorMean = 0; // μ̂_{t−1}: running mean with one pseudo-observation at the midpoint 0
+  private readonly mid: number; // the prior pseudo-observation: (a + b)/2 by default
+  private readonly halfWidthSq: number; // its variance: ((b − a)/2)² by default, the largest on [a, b]
+  private priorMean: number; // μ̂_{t−1}: running mean with one pseudo-observation at the midpoint
   private sumSq = 0;
-  private priorVar: number; // σ̂²_{t−1}: pseudo-observation with the largest variance on [−B, B]
+  private priorVar: number; // σ̂²_{t−1}: pseudo-observation with the largest variance on [a, b]
   private state: Verdict = 'inconclusive';
   private finished = false;
   private boundsAt = -1;
@@ -107,32 +124,41 @@ class BettingMeanTest implements SequentialTest {
   private hi: number;
 
   constructor(opts: SequentialTestOptions) {
-    const { alpha, bound: B, maxSamples } = opts;
+    const { alpha, maxSamples } = opts;
     const effect = opts.effect ?? 0;
     checkAlpha(alpha);
-    if (!(Number.isFinite(B) && B > 0)) throw new RangeError(`bound must be a positive finite number, got ${B}`);
-    if (!(Number.isFinite(effect) && Math.abs(effect) < B)) {
-      throw new RangeError(`effect must lie strictly inside (−bound, bound) = (${-B}, ${B}), got ${effect}`);
+    const [a, b] = rangeOf(opts.bound);
+    if (!(Number.isFinite(effect) && effect > a && effect < b)) {
+      const inside = typeof opts.bound === 'number' ? `(−bound, bound) = (${a}, ${b})` : `the range (${a}, ${b})`;
+      throw new RangeError(`effect must lie strictly inside ${inside}, got ${effect}`);
     }
     checkPositiveInteger(maxSamples, 'maxSamples');
-    this.B = B;
+    this.a = a;
+    this.b = b;
     this.effect = effect;
     this.maxSamples = maxSamples;
     this.threshold = Math.log(1 / alpha);
-    this.capUp = TRUNCATION / (B + effect);
-    this.capDown = TRUNCATION / (B - effect);
-    this.priorVar = B * B;
-    this.lo = -B;
-    this.hi = B;
+    this.capUp = TRUNCATION / (effect - a);
+    this.capDown = TRUNCATION / (b - effect);
+    const prior = opts.prior ?? { mean: 0.5 * (a + b), spread: 0.5 * (b - a) };
+    if (!(prior.mean >= a && prior.mean <= b && Number.isFinite(prior.spread) && prior.spread > 0)) {
+      throw new RangeError(`prior must have a mean in [${a}, ${b}] and a positive finite spread, got mean ${prior.mean}, spread ${prior.spread}`);
+    }
+    this.mid = prior.mean;
+    this.halfWidthSq = prior.spread ** 2;
+    this.priorMean = this.mid;
+    this.priorVar = this.halfWidthSq;
+    this.lo = a;
+    this.hi = b;
   }
 
   observe(d: number): Verdict {
     if (this.finished) {
       throw new Error(`sequential test is already done (verdict ${this.state} after ${this.xs.length} observations)`);
     }
-    const { B, effect } = this;
-    if (!Number.isFinite(d) || Math.abs(d) > B) {
-      throw new RangeError(`observation ${d} is outside the declared bound [${-B}, ${B}]`);
+    const { a, b, effect } = this;
+    if (!Number.isFinite(d) || d < a || d > b) {
+      throw new RangeError(`observation ${d} is outside the declared bound [${a}, ${b}]`);
     }
     // Bets from the past only (predictable): the Kelly bet of a Gaussian with mean μ̂, variance σ̂².
     const u = this.priorMean - effect;
@@ -145,10 +171,10 @@ class BettingMeanTest implements SequentialTest {
 
     const t = this.xs.length;
     this.sum += d;
-    this.priorMean = this.sum / (t + 1);
+    this.priorMean = (this.mid + this.sum) / (t + 1);
     const r = d - this.priorMean;
     this.sumSq += r * r;
-    this.priorVar = (B * B + this.sumSq) / (t + 1);
+    this.priorVar = (this.halfWidthSq + this.sumSq) / (t + 1);
 
     // Only one side bets at each step, so the two wealths never cross 1/α on the same step.
     if (this.logUp >= this.threshold) this.state = 'pass';
@@ -181,7 +207,7 @@ class BettingMeanTest implements SequentialTest {
   /** max over s ≤ n of log K±_s(m) for the side `sign` (+1: K⁺, −1: K⁻). */
   private maxLogWealth(m: number, sign: 1 | -1): number {
     const { xs, bets } = this;
-    const cap = TRUNCATION / (this.B + sign * m); // Infinity at m = ∓B: the factor is then ≥ 1 anyway
+    const cap = TRUNCATION / (sign > 0 ? m - this.a : this.b - m); // Infinity at m = a (K⁺) or b (K⁻): the factor is then ≥ 1 anyway
     let log = 0;
     let best = 0;
     for (let i = 0; i < xs.length; i++) {
@@ -194,25 +220,36 @@ class BettingMeanTest implements SequentialTest {
   }
 
   /**
-   * The rejected means {m : max_s log K±_s(m) ≥ threshold} form [−B, boundary] for K⁺ (each factor
-   * is nonincreasing in m, the truncation included) and [boundary, B] for K⁻; find each boundary by
+   * The rejected means {m : max_s log K±_s(m) ≥ threshold} form [a, boundary] for K⁺ (each factor
+   * is nonincreasing in m, the truncation included) and [boundary, b] for K⁻; find each boundary by
    * bisection. Using the running maximum over s makes these the running intersection of the
    * per-time intervals, still valid by Ville.
    */
   private updateBounds(): void {
     if (this.boundsAt === this.xs.length) return;
     this.boundsAt = this.xs.length;
-    const { B, threshold } = this;
-    // log K⁺(B) ≤ 0 and log K⁻(−B) ≤ 0 are below the threshold: B and −B are never rejected.
+    const { a, b, threshold } = this;
+    // log K⁺(b) ≤ 0 and log K⁻(a) ≤ 0 are below the threshold: b and a are never rejected.
     // lower = the largest m found rejected by K⁺, upper = the smallest found rejected by K⁻.
     const rejectedUp = (m: number) => this.maxLogWealth(m, 1) >= threshold;
     const rejectedDown = (m: number) => this.maxLogWealth(m, -1) >= threshold;
-    this.lo = rejectedUp(-B) ? bisect(-B, B, rejectedUp)[0] : -B;
-    this.hi = rejectedDown(B) ? bisect(-B, B, (m) => !rejectedDown(m))[1] : B;
+    this.lo = rejectedUp(a) ? bisect(a, b, rejectedUp)[0] : a;
+    this.hi = rejectedDown(b) ? bisect(a, b, (m) => !rejectedDown(m))[1] : b;
     // By monotonicity, effect ≤ lo after a 'pass'; max/min only guard against rounding.
     if (this.state === 'pass') this.lo = Math.max(this.lo, this.effect);
     if (this.state === 'fail') this.hi = Math.min(this.hi, this.effect);
   }
+}
+
+/** [a, b] of a `bound` option: [−bound, bound] for a number. */
+function rangeOf(bound: number | readonly [number, number]): [number, number] {
+  if (typeof bound === 'number') {
+    if (!(Number.isFinite(bound) && bound > 0)) throw new RangeError(`bound must be a positive finite number, got ${bound}`);
+    return [-bound, bound];
+  }
+  const [a, b] = bound;
+  if (!(Number.isFinite(a) && Number.isFinite(b) && a < b)) throw new RangeError(`bound [a, b] must have finite a < b, got [${a}, ${b}]`);
+  return [a, b];
 }
 
 /**

@@ -31,8 +31,11 @@ interface Reference {
   bets: number[];
 }
 
+/** The symmetric range [−B, B] that the transcription below is written for. */
+type SymmetricOptions = Required<Omit<SequentialTestOptions, 'prior'>> & { bound: number };
+
 /** The documented test, run on `draw(i)` until it decides or spends maxSamples. */
-function referenceRun(o: Required<SequentialTestOptions>, draw: (i: number) => number): Reference {
+function referenceRun(o: SymmetricOptions, draw: (i: number) => number): Reference {
   const { alpha, bound: B, effect: delta, maxSamples } = o;
   const thr = Math.log(1 / alpha);
   const xs: number[] = [];
@@ -129,7 +132,7 @@ const stream = (seed: string, lo: number, hi: number) => {
 describe('sequentialMeanTest against the documented formulas, on fixed streams', () => {
   // Non-unit bound and nonzero effect, so that c/(B+δ), c/(B−δ), B² and their mutations all differ;
   // the narrow ranges make the Kelly bet exceed the truncation cap, so the caps set the pace.
-  const cases: { name: string; opts: Required<SequentialTestOptions>; lo: number; hi: number }[] = [
+  const cases: { name: string; opts: SymmetricOptions; lo: number; hi: number }[] = [
     { name: 'B = 2, δ = 0.3, D ~ U[0.9, 1.3] (pass, capped bets)', opts: { alpha: 0.05, bound: 2, effect: 0.3, maxSamples: 200 }, lo: 0.9, hi: 1.3 },
     { name: 'B = 2, δ = 0.3, D ~ U[−0.9, −0.5] (fail, capped bets)', opts: { alpha: 0.05, bound: 2, effect: 0.3, maxSamples: 200 }, lo: -0.9, hi: -0.5 },
     { name: 'B = 2, δ = −0.4, D ~ U[−2, 2] (noisy, inconclusive budget)', opts: { alpha: 0.01, bound: 2, effect: -0.4, maxSamples: 60 }, lo: -2, hi: 2 },

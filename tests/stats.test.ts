@@ -174,3 +174,55 @@ test('splitAlpha divides α evenly (Bonferroni)', () => {
   expect(() => splitAlpha(0.05, 2.5)).toThrow(/parts/);
   expect(() => splitAlpha(1.5, 2)).toThrow(/alpha/);
 });
+
+test('a range [a, b]: [−B, B] is the symmetric test bit for bit; the caps follow the near end of each side', () => {
+  const xs = Array.from({ length: 80 }, (_, i) => Math.sin(7 * i) * 0.8 + 0.1);
+  const sym = runSequentialTest({ alpha: 0.01, bound: 1, effect: 0.05, maxSamples: 80 }, (i) => xs[i]);
+  const range = runSequentialTest({ alpha: 0.01, bound: [-1, 1], effect: 0.05, maxSamples: 80 }, (i) => xs[i]);
+  expect([range.verdict, range.n, range.lower, range.upper]).toEqual([sym.verdict, sym.n, sym.lower, sym.upper]);
+  // D ≡ −1: K⁻ bets at most c/(b − m), 0.5/1 on [−20, 1] and 0.5/20 on [−1, 20] or [−20, 20] (the lower end does not enter).
+  const near = runSequentialTest({ alpha: 0.01, bound: [-20, 1], maxSamples: 1000 }, () => -1);
+  const far = runSequentialTest({ alpha: 0.01, bound: [-1, 20], maxSamples: 1000 }, () => -1);
+  const wide = runSequentialTest({ alpha: 0.01, bound: 20, maxSamples: 1000 }, () => -1);
+  expect([near.verdict, far.verdict, wide.verdict]).toEqual(['fail', 'fail', 'fail']);
+  expect(near.n).toBeLessThan(Math.min(far.n, wide.n) / 5);
+  expect(near.upper).toBeLessThanOrEqual(0);
+  const ok = { alpha: 0.05, maxSamples: 10 };
+  for (const bound of [[1, 1], [2, -1], [NaN, 1], [-Infinity, 1]] as [number, number][]) {
+    expect(() => sequentialMeanTest({ ...ok, bound })).toThrow(/bound \[a, b\] must have finite a < b/);
+  }
+  expect(() => sequentialMeanTest({ ...ok, bound: [-2, 0.5], effect: 0.5 })).toThrow(/effect must lie strictly inside the range \(-2, 0\.5\), got 0\.5/);
+  const t = sequentialMeanTest({ ...ok, bound: [-2, 0.5] });
+  expect(() => t.observe(0.6)).toThrow(/observation 0\.6 is outside the declared bound \[-2, 0\.5\]/);
+  expect(() => t.observe(-2)).not.toThrow();
+});
+
+test("calibration with a range [−10, 1]: E[D] = 0 (uniform on [−1, 1]) → 'pass' and 'fail' each in ≤ α·reps + allowance", () => {
+  const opts = { alpha: 0.05, bound: [-10, 1] as const, maxSamples: BUDGET };
+  const limit = binomialLimit(REPS, 0.05, TAIL);
+  const rates = verdictRates(opts, (r) => uniform(-1, 1)(rngFor(900, r)), REPS);
+  expect(rates.pass * REPS).toBeLessThanOrEqual(limit);
+  expect(rates.fail * REPS).toBeLessThanOrEqual(limit);
+});
+
+test('a prior pseudo-observation of the near side\'s scale lets the bets reach their cap sooner; it is validated', () => {
+  const draw = (i: number) => -4 + Math.sin(3 * i);
+  const wide = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400 }, draw);
+  const near = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400, prior: { mean: 0, spread: 18 } }, draw);
+  expect([wide.verdict, near.verdict]).toEqual(['fail', 'fail']);
+  expect(near.n).toBeLessThan(0.7 * wide.n);
+  const same = runSequentialTest({ alpha: 0.001, bound: [-240, 18], maxSamples: 400, prior: { mean: -111, spread: 129 } }, draw);
+  expect(same.n).toBe(wide.n);
+  const ok = { alpha: 0.05, bound: 1, maxSamples: 10 };
+  for (const prior of [{ mean: 2, spread: 1 }, { mean: 0, spread: 0 }, { mean: 0, spread: NaN }, { mean: NaN, spread: 1 }]) {
+    expect(() => sequentialMeanTest({ ...ok, prior })).toThrow(/prior must have a mean in \[-1, 1\] and a positive finite spread/);
+  }
+});
+
+test("calibration with a range [−10, 1] and the prior (0, 1): E[D] = 0 → 'pass' and 'fail' each in ≤ α·reps + allowance", () => {
+  const opts = { alpha: 0.05, bound: [-10, 1] as const, maxSamples: BUDGET, prior: { mean: 0, spread: 1 } };
+  const limit = binomialLimit(REPS, 0.05, TAIL);
+  const rates = verdictRates(opts, (r) => uniform(-1, 1)(rngFor(901, r)), REPS);
+  expect(rates.pass * REPS).toBeLessThanOrEqual(limit);
+  expect(rates.fail * REPS).toBeLessThanOrEqual(limit);
+});

@@ -20,6 +20,10 @@
  *                refuses it, because its premise |f(V; x)| ≤ B fails. Not its betting test: on
  *                the raw network the statistic gap(N) − gap(4N) is positive too (0.11 ± 0.01 at
  *                first fit, measured), so the premise is the part of the check that has teeth.
+ *                The rate statistic gap(N) − 2·gap(4N) does separate the raw network, on random
+ *                labels: that control is N-C7 in properties/c7-generalization.prop.ts, a
+ *                sequential test over ~60 paired replicates rather than a check per case, so it
+ *                does not fit this file's pattern (truth passes, wrong theory fails, case by case).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
