@@ -6,6 +6,7 @@ import { measure, type Metrics } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
+import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, outputDelta, updated, type StepInfo } from './step.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
@@ -39,6 +40,7 @@ import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
  * naive loop, which beats packing a fresh operand for XNNPACK.
  */
 export { SCHEDULES, scheduleCoefficient, type Schedule, type StepSchedule } from './schedule.js';
+export type { StepInfo } from './step.js';
 
 export interface TrainOptions extends LossSpec {
   model: ModelSpec;
@@ -53,46 +55,6 @@ export interface TrainOptions extends LossSpec {
   layerLr?: number[];
   /** Negative control: weight decay λ, adding λW to every layer's gradient. */
   weightDecay?: number;
-}
-
-export interface StepInfo {
-  /** log of the objective on the step's batch, before the step (float64 from the float32 outputs). */
-  logLoss: number;
-  /** The step η_t on L itself, so that flow time advances by it (the kept step's, after undos). */
-  stepSize: number;
-  /** Steps undone (and retried smaller) before this one was kept. */
-  undone: number;
-  /**
-   * c of the kept step W ← W − c·g (g = ∇ log L, or ∇L for squared): η_t·L, which stays finite
-   * where η_t = c/L overflows.
-   */
-  coefficient: number;
-}
-
-/** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
-export const MAX_UNDONE_IN_A_ROW = 500;
-
-/**
- * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
- * next step: it would overflow, and a schedule that undoes steps would undo every retry while the
- * run limped on at the edge of the range (the others stop at the non-finite loss). Loss-based steps on a few points get there within a few
- * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
- */
-export const MAX_OUTPUT = 2 ** 120;
-
-/**
- * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
- * long before training ends (flow schedule: within a few hundred steps). Subnormal operands make
- * float32 arithmetic on x86 some 20× slower (measured: a 500×32×10 matMul, 0.12 → 3.3 ms), so they
- * are sent as 0. Each such term moves the update by less than 2⁻¹²⁶·|x|, far below the rounding of
- * any weight that is not itself below 2⁻¹⁰⁰.
- */
-export const FLOAT32_MIN_NORMAL = 2 ** -126;
-
-export function logAddExp(a: number, b: number): number {
-  if (a === -Infinity) return b;
-  const m = Math.max(a, b);
-  return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
 /** The activations of one forward pass that the backward pass needs. */
@@ -278,8 +240,7 @@ export class Trainer {
       throw nonFiniteLoss({ loss: v, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     // (Other schedules overflow into a non-finite loss, which stops them above.)
-    let largest = 0;
-    if (this.schedule.undoes) for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
+    const largest = this.schedule.undoes ? largestOutput(f) : 0;
     if (largest > MAX_OUTPUT) {
       throw new DivergenceError(
         `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
@@ -291,12 +252,7 @@ export class Trainer {
     // A schedule that may undo steps gets the direction −g itself from the backward pass and c is
     // applied on the host in float64: a retry with a smaller c needs no new gradient, and the kept
     // step is bit-identical to a first step taken with its c. Otherwise c is folded into δ.
-    const folded = undoes ? 1 : c;
-    const delta = new Float32Array(grad.length);
-    for (let i = 0; i < grad.length; i++) {
-      const d = -folded * grad[i];
-      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-    }
+    const delta = outputDelta(grad, undoes ? 1 : c);
     const values = this.values();
     const G = this.backward(act, X, delta, values); // = −folded·g
     const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
@@ -305,11 +261,7 @@ export class Trainer {
       const onHost = undoes ? c : 1;
       // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
       this.layers.forEach((W, k) => {
-        const m = (opts.layerLr?.[k] ?? 1) * onHost;
-        const w = values[k];
-        const u = G[k];
-        const next = new Float32Array(w.length);
-        for (let i = 0; i < w.length; i++) next[i] = w[i] + m * u[i] - decay * w[i];
+        const next = updated(values[k], G[k], (opts.layerLr?.[k] ?? 1) * onHost, decay);
         W.assign(tf.tensor2d(next, W.shape));
         this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
@@ -327,13 +279,10 @@ export class Trainer {
       }
       c = this.schedule.coefficient(logL);
     }
-    // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709, and
-    // c/L is 0/0 once both underflow (c → 0 with L < e^−745)
-    const logStep = isLog ? Math.log(c) - logL : Math.log(c);
-    const stepSize = isLog ? Math.exp(logStep) : c;
+    const kept = keptStep(c, logL, isLog, undone);
     this.stepCount++;
-    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-    return { logLoss: logL, stepSize, undone, coefficient: c };
+    this.logFlowTime = logAddExp(this.logFlowTime, kept.logStep);
+    return kept.info;
   }
 
   /**
