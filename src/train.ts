@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError, nonFiniteLoss, parameterError } from './errors.js';
+import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError, undoneInARow } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
-import { measure, type Metrics } from './measure.js';
+import { measure } from './measure.js';
 import type { ModelSpec, Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
+import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
 import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, outputDelta, updated, type StepInfo } from './step.js';
 
@@ -242,9 +243,7 @@ export class Trainer {
     // (Other schedules overflow into a non-finite loss, which stops them above.)
     const largest = this.schedule.undoes ? largestOutput(f) : 0;
     if (largest > MAX_OUTPUT) {
-      throw new DivergenceError(
-        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
-      );
+      throw outputsNearOverflow(largest, this.stepCount);
     }
     this.lastFiniteLogLoss = logL;
     const undoes = this.schedule.undoes;
@@ -273,9 +272,7 @@ export class Trainer {
           W.assign(tf.tensor2d(values[k], W.shape));
           this.hostCopy[k] = { dataId: W.dataId, values: values[k] };
         });
-        throw new DivergenceError(
-          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the weights are those of step ${this.stepCount}`,
-        );
+        throw undoneInARow({ undone, fromStep: this.stepCount, logLoss: logL, alpha: c });
       }
       c = this.schedule.coefficient(logL);
     }
@@ -388,68 +385,25 @@ function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false):
   return tf.reshape(out, [m, n]);
 }
 
-export interface TrainRecord extends Metrics {
-  step: number;
-  /** Σ η_t; may exceed float64 (see logFlowTime). */
-  flowTime: number;
-  logFlowTime: number;
-  /** Steps undone so far (loss-based schedule); they are not counted in `step` or `flowTime`. */
-  undone: number;
-  [extra: string]: unknown;
-}
+export type { TrainRecord } from './run.js';
+export { MAX_STEPS } from './run.js';
 
-export interface RunOptions {
-  steps: number;
-  /** Steps after which to record (0 = the initial weights); the last step is always recorded. */
-  record?: Iterable<number>;
+export interface RunOptions extends RecordedRun {
   /** Adds fields to a record (e.g. the angle to the SVM). */
   annotate?: (weights: Weights, record: TrainRecord) => void;
-  /** Called after every step with the number of steps done (e.g. a progress bar). */
-  onStep?: (step: number) => void;
 }
-
-/** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
-export const MAX_STEPS = 100_000_000;
 
 /** Trains from `init` for `steps` steps and returns the records and the final weights. */
 export function train(data: Dataset, init: Weights, opts: TrainOptions, run: RunOptions): { records: TrainRecord[]; weights: Weights } {
-  if (!Number.isInteger(run.steps) || run.steps < 1 || run.steps > MAX_STEPS) throw parameterError('steps', `must be an integer in 1..${MAX_STEPS}, got ${run.steps}`);
-  const wanted = new Set(run.record ?? []);
-  wanted.add(run.steps);
   const trainer = new Trainer(data, init, opts);
-  const records: TrainRecord[] = [];
-  const snapshot = (): TrainRecord => {
-    const weights = trainer.weights();
-    const rec: TrainRecord = {
-      step: trainer.stepCount,
-      flowTime: Math.exp(trainer.logFlowTime),
-      logFlowTime: trainer.logFlowTime,
-      undone: trainer.undone,
-      ...measure(weights, data, opts.model.kind, opts),
-    };
-    if (!weights.every((W) => W.every((r) => r.every(Number.isFinite)))) {
-      throw new DivergenceError(`training produced non-finite weights by step ${rec.step}`);
-    }
-    run.annotate?.(weights, rec);
-    return rec;
-  };
   try {
-    if (wanted.has(0)) records.push(snapshot());
-    while (trainer.stepCount < run.steps) {
-      trainer.step();
-      run.onStep?.(trainer.stepCount);
-      if (wanted.has(trainer.stepCount)) records.push(snapshot());
-    }
+    let weights: Weights = [];
+    const measureNow = () => {
+      weights = trainer.weights();
+      return weights.every((W) => W.every((r) => r.every(Number.isFinite))) ? measure(weights, data, opts.model.kind, opts) : null;
+    };
+    const records = recordRun(trainer, run, measureNow, run.annotate && ((rec) => run.annotate!(weights, rec)));
     return { records, weights: trainer.weights() };
-  } catch (e) {
-    if (e instanceof DivergenceError) {
-      const last = records.at(-1);
-      const tail = last
-        ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-        : '; no finite record before it (record earlier steps to see them)';
-      throw new DivergenceError(e.message + tail);
-    }
-    throw e;
   } finally {
     trainer.dispose();
   }

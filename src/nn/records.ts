@@ -1,7 +1,6 @@
-import { DivergenceError, InputError, parameterError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
 import type { Metrics } from '../measure.js';
-import type { TrainRecord } from '../train.js';
+import { recordRun, type RecordedRun, type TrainRecord } from '../run.js';
 import type { Network } from './network.js';
 import { NetTrainer, type ArraySet, type NetTrainOptions } from './trainer.js';
 
@@ -48,11 +47,7 @@ function inverseLossOfOutputs(f: ArrayLike<number>, y: ArrayLike<number>, loss: 
   return -Math.log(Math.expm1(L));
 }
 
-export interface NetRunOptions {
-  steps: number;
-  /** Steps after which to record (0 = the initial parameters); the last step is always recorded. */
-  record?: Iterable<number>;
-}
+export type NetRunOptions = RecordedRun;
 
 /** Trains `net` from `init` on this thread and returns the records and the final parameters. */
 export function trainNetwork(net: Network, data: ArraySet, init: Float32Array[], opts: NetTrainOptions, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
@@ -61,39 +56,9 @@ export function trainNetwork(net: Network, data: ArraySet, init: Float32Array[],
 
 /** Runs `trainer` (disposed at the end) for run.steps steps; y are its data's labels. */
 export function runTrainer(trainer: NetTrainer, y: ArrayLike<number>, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
-  const opts = trainer.opts;
   try {
-    if (!Number.isInteger(run.steps) || run.steps < 1) throw parameterError('steps', `must be a positive integer, got ${run.steps}`);
-    const wanted = new Set(run.record ?? []);
-    wanted.add(run.steps);
-    const records: TrainRecord[] = [];
-    const snapshot = (): TrainRecord => {
-      if (!trainer.params.every((W) => W.every(Number.isFinite))) throw new DivergenceError(`training produced non-finite weights by step ${trainer.stepCount}`);
-      return {
-        step: trainer.stepCount,
-        flowTime: Math.exp(trainer.logFlowTime),
-        logFlowTime: trainer.logFlowTime,
-        undone: trainer.undone,
-        ...outputMetrics(trainer.outputs(), y, trainer.params, opts),
-      };
-    };
-    try {
-      if (wanted.has(0)) records.push(snapshot());
-      while (trainer.stepCount < run.steps) {
-        trainer.step();
-        if (wanted.has(trainer.stepCount)) records.push(snapshot());
-      }
-      return { records, params: trainer.params };
-    } catch (e) {
-      if (e instanceof DivergenceError) {
-        const last = records.at(-1);
-        const tail = last
-          ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-          : '; no finite record before it (record earlier steps with --record to see them)';
-        throw new DivergenceError(e.message + tail);
-      }
-      throw e;
-    }
+    const measureNow = () => (trainer.params.every((W) => W.every(Number.isFinite)) ? outputMetrics(trainer.outputs(), y, trainer.params, trainer.opts) : null);
+    return { records: recordRun(trainer, run, measureNow), params: trainer.params };
   } finally {
     trainer.dispose();
   }

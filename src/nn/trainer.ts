@@ -1,4 +1,4 @@
-import { DivergenceError, InputError, parameterError } from '../errors.js';
+import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError, undoneInARow } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
 import { makeSchedule, scheduleCoefficient, type Schedule, type StepSchedule } from '../schedule.js';
 import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, outputDelta, updated, type StepInfo } from '../step.js';
@@ -171,10 +171,7 @@ export class NetTrainer {
     const { value } = this.evaluateAny();
     if (!Number.isFinite(value)) {
       this.discard();
-      throw new DivergenceError(
-        `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
-          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-      );
+      throw nonFiniteLoss({ loss: value, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     return this.pending!;
   }
@@ -238,9 +235,7 @@ export class NetTrainer {
     const largest = largestOutput(e.f);
     if (largest > MAX_OUTPUT) {
       this.discard();
-      throw new DivergenceError(
-        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
-      );
+      throw outputsNearOverflow(largest, this.stepCount);
     }
     const G = this.backward(outputDelta(e.grad, 1)); // = −g
     const before = this.params;
@@ -262,9 +257,7 @@ export class NetTrainer {
       undone++;
       this.undone++;
       if (undone >= MAX_UNDONE_IN_A_ROW) {
-        throw new DivergenceError(
-          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the parameters are those of step ${this.stepCount}`,
-        );
+        throw undoneInARow({ undone, fromStep: this.stepCount, logLoss: logL, alpha: c });
       }
       c = this.schedule.coefficient(logL);
     }
