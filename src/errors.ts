@@ -29,14 +29,13 @@ export class DivergenceError extends Error {
 
 /**
  * The one message every trainer gives when the loss leaves the finite numbers, e.g.
- * "training produced a non-finite loss (Infinity) at step 3 in replicate 1 (log L was 812.5 before step 2)".
+ * "training produced a non-finite loss (Infinity) at step 3 (log L was 812.5 before step 2)".
  * `step` is the step that failed (1-based); `logLossBefore`, the log-loss of the step before it, is
- * left out at step 1, where there is none; `replicate` names which of several trained together.
+ * left out at step 1, where there is none.
  */
-export function nonFiniteLoss(o: { loss: number; step: number; logLossBefore?: number; replicate?: number }): DivergenceError {
-  const where = o.replicate === undefined ? '' : ` in replicate ${o.replicate}`;
+export function nonFiniteLoss(o: { loss: number; step: number; logLossBefore?: number }): DivergenceError {
   const before = o.step > 1 && o.logLossBefore !== undefined ? ` (log L was ${o.logLossBefore} before step ${o.step - 1})` : '';
-  return new DivergenceError(`training produced a non-finite loss (${o.loss}) at step ${o.step}${where}${before}`);
+  return new DivergenceError(`training produced a non-finite loss (${o.loss}) at step ${o.step}${before}`);
 }
 
 /** A loss-based run whose outputs came within 2^8 of the float32 range (src/step.ts, MAX_OUTPUT). */
