@@ -1,4 +1,5 @@
 import { teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
+import { logistic } from './loss.js';
 import { sumSquares } from './measure.js';
 import type { ModelKind, Weights } from './model.js';
 import type { Rng } from './rng.js';
@@ -41,10 +42,8 @@ export function normalizeLayers(weights: Weights): Weights {
   });
 }
 
-/** Logistic loss ℓ(q) = log(1 + e^{−q}), accurate for every q. */
-export function logistic(q: number): number {
-  return q > 0 ? Math.log1p(Math.exp(-q)) : -q + Math.log1p(Math.exp(q));
-}
+/** The logistic loss ℓ(q), for the claim's checks: one definition, src/loss.ts's. */
+export { logistic };
 
 /** Mean logistic loss and 0-1 error (q ≤ 0 counts as an error) of margins q. */
 export function lossAndError(q: number[]): { loss: number; error: number } {

@@ -1,5 +1,5 @@
 import type { Dataset } from './data.js';
-import type { LossSpec } from './loss.js';
+import { logLogistic, type LossSpec } from './loss.js';
 import type { ModelKind, Weights } from './model.js';
 
 /**
@@ -49,21 +49,12 @@ export function margins(weights: Weights, data: Dataset, kind: ModelKind): numbe
   return outputs(weights, data.X, kind).map((f, n) => data.y[n] * f);
 }
 
-/** log ℓ(q) for exp and logistic, accurate for every q (log1p form for the logistic tail). */
-function logLossPoint(q: number, loss: 'exp' | 'logistic'): number {
-  if (loss === 'exp') return -q;
-  if (q < -30) return Math.log(-q + Math.log1p(Math.exp(q))); // log1p(e^{−q}) = −q + log1p(e^{q})
-  if (q < 30) return Math.log(Math.log1p(Math.exp(-q)));
-  const u = Math.exp(-q);
-  return -q + Math.log1p(-u / 2); // log(log1p(u)) = log u + log(1 − u/2 + …)
-}
-
 /** Natural log of the training objective as configured (sum or mean). */
 export function logLoss(q: number[], spec: LossSpec): number {
   const n = q.length;
   const shift = spec.reduction === 'mean' ? Math.log(n) : 0;
   if (spec.loss === 'squared') return Math.log(q.reduce((s, v) => s + (1 - v) ** 2, 0)) - shift;
-  return logSumExp(q.map((v) => logLossPoint(v, spec.loss as 'exp' | 'logistic'))) - shift;
+  return logSumExp(spec.loss === 'exp' ? q.map((v) => -v) : q.map(logLogistic)) - shift;
 }
 
 /**
@@ -72,8 +63,12 @@ export function logLoss(q: number[], spec: LossSpec): number {
  * same margins is used (a soft minimum of q).
  */
 export function inverseLossOfSum(q: number[], loss: LossSpec['loss']): number {
-  if (loss !== 'logistic') return -logSumExp(q.map((v) => -v));
-  const logL = logLoss(q, { loss, reduction: 'sum' });
+  return inverseLossOfLogSum(loss === 'logistic' ? logLoss(q, { loss, reduction: 'sum' }) : logSumExp(q.map((v) => -v)), loss);
+}
+
+/** ℓ^{-1}(L_sum) from log L_sum (of the exp loss for the squared control, see inverseLossOfSum). */
+export function inverseLossOfLogSum(logL: number, loss: LossSpec['loss']): number {
+  if (loss !== 'logistic') return -logL;
   const L = Math.exp(logL);
   if (logL < -30) return -logL - L / 2; // expm1(L)/L = 1 + L/2 + …
   if (L > 30) return -L - Math.log1p(-Math.exp(-L)); // e^L − 1 = e^L (1 − e^{−L}), no overflow

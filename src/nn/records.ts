@@ -1,5 +1,5 @@
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
-import type { Metrics } from '../measure.js';
+import { inverseLossOfLogSum, type Metrics } from '../measure.js';
 import { recordRun, type RecordedRun, type TrainRecord } from '../run.js';
 import type { Network } from './network.js';
 import { NetTrainer, type ArraySet, type NetTrainOptions } from './trainer.js';
@@ -33,18 +33,9 @@ export function outputMetrics(f: ArrayLike<number>, y: ArrayLike<number>, params
   };
 }
 
-/**
- * ℓ⁻¹(L_sum), the margin one point would need to carry the whole sum loss (src/measure.ts,
- * inverseLossOfSum), from log L_sum: exp −log L; logistic −log(e^L − 1); for the squared control
- * the exp form of the same margins (a soft minimum of q).
- */
+/** ℓ⁻¹(L_sum) of src/measure.ts from the outputs (for the squared control, of the exp loss). */
 function inverseLossOfOutputs(f: ArrayLike<number>, y: ArrayLike<number>, loss: LossSpec['loss']): number {
-  const logL = objectiveOfOutputs(f, y, { loss: loss === 'logistic' ? 'logistic' : 'exp', reduction: 'sum' }).value;
-  if (loss !== 'logistic') return -logL;
-  const L = Math.exp(logL);
-  if (logL < -30) return -logL - L / 2; // expm1(L)/L = 1 + L/2 + …
-  if (L > 30) return -L - Math.log1p(-Math.exp(-L)); // e^L − 1 = e^L (1 − e^{−L})
-  return -Math.log(Math.expm1(L));
+  return inverseLossOfLogSum(objectiveOfOutputs(f, y, { loss: loss === 'logistic' ? 'logistic' : 'exp', reduction: 'sum' }).value, loss);
 }
 
 export type NetRunOptions = RecordedRun;
