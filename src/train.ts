@@ -3,7 +3,7 @@ import type { Dataset } from './data.js';
 import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError, undoneInARow } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure } from './measure.js';
-import type { ModelSpec, Weights } from './model.js';
+import { asRows, type ModelSpec, type Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
@@ -321,20 +321,14 @@ export class Trainer {
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
       const G = this.backward(act, this.X, Float32Array.from(grad), this.values());
       const scale = isLog && of === 'loss' ? Math.exp(v) : 1;
-      const grads = this.layers.map((W, k) => {
-        const [rows, cols] = W.shape;
-        return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => G[k][i * cols + j] * scale));
-      });
+      const grads = this.layers.map((W, k) => asRows(G[k], ...W.shape, scale));
       return { logLoss: isLog ? v : Math.log(v), grads };
     });
   }
 
   weights(): Weights {
     const values = this.values();
-    return this.layers.map((W, k) => {
-      const [rows, cols] = W.shape;
-      return Array.from({ length: rows }, (_, i) => Array.from(values[k].subarray(i * cols, (i + 1) * cols)));
-    });
+    return this.layers.map((W, k) => asRows(values[k], ...W.shape));
   }
 
   dispose(): void {

@@ -3,7 +3,7 @@ import type { Dataset } from './data.js';
 import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { sumSquares } from './measure.js';
-import { forward, type ModelSpec, type Weights } from './model.js';
+import { asRows, forward, type ModelSpec, type Weights } from './model.js';
 import type { Schedule } from './schedule.js';
 import { updated } from './step.js';
 
@@ -132,11 +132,7 @@ export class WeightNormTrainer {
     const logLoss = o.isLog ? o.value : Math.log(o.value);
     const scale = o.isLog ? Math.exp(o.value) : 1; // ∇L = L·∇log L
     const gradG = grads.slice(0, K).map((t) => t.dataSync()[0] * scale);
-    const gradV = grads.slice(K).map((t, k) => {
-      const [rows, cols] = this.vs[k].shape;
-      const a = t.dataSync();
-      return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => a[i * cols + j] * scale));
-    });
+    const gradV = grads.slice(K).map((t, k) => asRows(t.dataSync(), ...this.vs[k].shape, scale));
     let gradW: Float32Array[] | undefined;
     if (this.opts.unprojected) {
       const Ws = this.layers(this.gs, this.vs);
