@@ -1,4 +1,4 @@
-import { teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
+import { keepByMargin, teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
 import { logistic } from './loss.js';
 import { sumSquares } from './measure.js';
 import type { ModelKind, Weights } from './model.js';
@@ -21,17 +21,8 @@ import type { Rng } from './rng.js';
  */
 export function sphereTeacherData(rng: Rng, t: Teacher, n: number, gap: number, maxAttempts = 100 * n + 1000): Dataset {
   const d = t.U[0].length;
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let attempts = 0; X.length < n; attempts++) {
-    if (attempts >= maxAttempts) throw new RangeError(`margin filter too strict: gap ${gap} keeps almost no points on S^${d - 1}`);
-    const x = unitVector(rng, d);
-    const s = teacherScore(t, x);
-    if (Math.abs(s) < gap) continue;
-    X.push(x);
-    y.push(s > 0 ? 1 : -1);
-  }
-  return { X, y };
+  const tooStrict = () => new RangeError(`margin filter too strict: gap ${gap} keeps almost no points on S^${d - 1}`);
+  return keepByMargin(n, gap, () => unitVector(rng, d), (x) => teacherScore(t, x), maxAttempts, tooStrict);
 }
 
 /** V_k = W_k/‖W_k‖_F for every layer (a zero layer stays zero). */
