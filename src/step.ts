@@ -1,3 +1,6 @@
+import { undoneInARow } from './errors.js';
+import type { StepSchedule } from './schedule.js';
+
 /**
  * The host side of a training step, shared by every trainer (src/train.ts, src/nn/trainer.ts,
  * src/weightnorm.ts): the output weights δ sent to the backward pass, the float64 update with its
@@ -83,4 +86,21 @@ export function logAddExp(a: number, b: number): number {
 export function keptStep(c: number, logL: number, isLog: boolean, undone: number): { info: StepInfo; logStep: number } {
   const logStep = isLog ? Math.log(c) - logL : Math.log(c);
   return { info: { logLoss: logL, stepSize: isLog ? Math.exp(logStep) : c, undone, coefficient: c }, logStep };
+}
+
+/**
+ * The try-and-undo loop of a schedule that judges its steps (src/schedule.ts): `tryStep(c)` moves
+ * the weights by coefficient c from the step's start and says whether the schedule keeps the move;
+ * `undo()` puts the start back. Returns the kept try's c and how many were undone before it;
+ * throws after MAX_UNDONE_IN_A_ROW undone in a row (the weights are then the start's, of step
+ * `fromStep`). c is the first try's coefficient; retries ask the schedule again (it lowered α).
+ */
+export function tryUntilKept(schedule: StepSchedule, logL: number, c: number, fromStep: number, tryStep: (c: number) => boolean, undo: () => void): { c: number; undone: number } {
+  let undone = 0;
+  while (!tryStep(c)) {
+    undo();
+    if (++undone >= MAX_UNDONE_IN_A_ROW) throw undoneInARow({ undone, fromStep, logLoss: logL, alpha: c });
+    c = schedule.coefficient(logL);
+  }
+  return { c, undone };
 }

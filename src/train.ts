@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError, undoneInARow } from './errors.js';
+import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure } from './measure.js';
 import { asRows, type ModelSpec, type Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
-import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, outputDelta, updated, type StepInfo } from './step.js';
+import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, outputDelta, tryUntilKept, updated, type StepInfo } from './step.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
@@ -247,7 +247,7 @@ export class Trainer {
     }
     this.lastFiniteLogLoss = logL;
     const undoes = this.schedule.undoes;
-    let c = this.schedule.coefficient(logL);
+    const c = this.schedule.coefficient(logL);
     // A schedule that may undo steps gets the direction −g itself from the backward pass and c is
     // applied on the host in float64: a retry with a smaller c needs no new gradient, and the kept
     // step is bit-identical to a first step taken with its c. Otherwise c is folded into δ.
@@ -255,31 +255,26 @@ export class Trainer {
     const values = this.values();
     const G = this.backward(act, X, delta, values); // = −folded·g
     const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
-    let undone = 0;
-    for (;;) {
-      const onHost = undoes ? c : 1;
-      // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
+    // W ← W − (c·m·g + ηλW) from the step's start, in float64 with one rounding to float32
+    const assign = (valuesOf: (k: number) => Float32Array) =>
       this.layers.forEach((W, k) => {
-        const next = updated(values[k], G[k], (opts.layerLr?.[k] ?? 1) * onHost, decay);
+        const next = valuesOf(k);
         W.assign(tf.tensor2d(next, W.shape));
         this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
-      if (!undoes || this.judge(logL)) break;
-      undone++;
+    const tryStep = (c: number) => {
+      assign((k) => updated(values[k], G[k], (opts.layerLr?.[k] ?? 1) * (undoes ? c : 1), decay));
+      return !undoes || this.judge(logL);
+    };
+    const undo = () => {
       this.undone++;
-      if (undone >= MAX_UNDONE_IN_A_ROW) {
-        this.layers.forEach((W, k) => {
-          W.assign(tf.tensor2d(values[k], W.shape));
-          this.hostCopy[k] = { dataId: W.dataId, values: values[k] };
-        });
-        throw undoneInARow({ undone, fromStep: this.stepCount, logLoss: logL, alpha: c });
-      }
-      c = this.schedule.coefficient(logL);
-    }
-    const kept = keptStep(c, logL, isLog, undone);
+      assign((k) => values[k]);
+    };
+    const { c: kept, undone } = tryUntilKept(this.schedule, logL, c, this.stepCount, tryStep, undo);
+    const { info, logStep } = keptStep(kept, logL, isLog, undone);
     this.stepCount++;
-    this.logFlowTime = logAddExp(this.logFlowTime, kept.logStep);
-    return kept.info;
+    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
+    return info;
   }
 
   /**

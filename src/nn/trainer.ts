@@ -1,7 +1,7 @@
-import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError, undoneInARow } from '../errors.js';
+import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
 import { makeSchedule, scheduleCoefficient, type Schedule, type StepSchedule } from '../schedule.js';
-import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, outputDelta, updated, type StepInfo } from '../step.js';
+import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, outputDelta, tryUntilKept, updated, type StepInfo } from '../step.js';
 import { sizeOf, type Shape } from './layer.js';
 import type { Network } from './network.js';
 import { LocalShard, WorkerShard, type Shard } from './shard.js';
@@ -239,28 +239,23 @@ export class NetTrainer {
     }
     const G = this.backward(outputDelta(e.grad, 1)); // = −g
     const before = this.params;
-    let undone = 0;
-    let c = this.schedule.coefficient(logL);
-    for (;;) {
+    const tryStep = (c: number) => {
       const U = G.map((g, k) => {
         const m = (this.opts.layerLr?.[k] ?? 1) * c;
         return g.map((v) => m * v);
       });
       this.params = before.map((w, k) => updated(w, U[k]));
       const after = this.evaluateAny();
-      if (this.schedule.accept(logL, after.isLog ? after.value : Math.log(after.value))) {
-        this.lastUpdate = U;
-        break;
-      }
+      if (!this.schedule.accept(logL, after.isLog ? after.value : Math.log(after.value))) return false;
+      this.lastUpdate = U;
+      return true;
+    };
+    const undo = () => {
       this.discard();
       this.params = before;
-      undone++;
       this.undone++;
-      if (undone >= MAX_UNDONE_IN_A_ROW) {
-        throw undoneInARow({ undone, fromStep: this.stepCount, logLoss: logL, alpha: c });
-      }
-      c = this.schedule.coefficient(logL);
-    }
+    };
+    const { c, undone } = tryUntilKept(this.schedule, logL, this.schedule.coefficient(logL), this.stepCount, tryStep, undo);
     this.previous = { params: before, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
     return this.advance(c, logL, e.isLog, undone);
   }
