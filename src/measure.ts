@@ -21,7 +21,9 @@ export function sumSquares(W: number[][]): number {
 
 /** log Σ e^{a_i} without overflow. */
 export function logSumExp(a: number[]): number {
-  const m = Math.max(...a);
+  // a loop, not Math.max(...a): spreading throws past ~10⁵ arguments
+  let m = -Infinity;
+  for (const v of a) m = Math.max(m, v);
   if (!Number.isFinite(m)) return m;
   let s = 0;
   for (const v of a) s += Math.exp(v - m);
@@ -63,12 +65,8 @@ export function logLoss(q: number[], spec: LossSpec): number {
  * same margins is used (a soft minimum of q).
  */
 export function inverseLossOfSum(q: number[], loss: LossSpec['loss']): number {
-  return inverseLossOfLogSum(loss === 'logistic' ? logLoss(q, { loss, reduction: 'sum' }) : logSumExp(q.map((v) => -v)), loss);
-}
-
-/** ℓ^{-1}(L_sum) from log L_sum (of the exp loss for the squared control, see inverseLossOfSum). */
-export function inverseLossOfLogSum(logL: number, loss: LossSpec['loss']): number {
-  if (loss !== 'logistic') return -logL;
+  if (loss !== 'logistic') return -logSumExp(q.map((v) => -v));
+  const logL = logLoss(q, { loss, reduction: 'sum' });
   const L = Math.exp(logL);
   if (logL < -30) return -logL - L / 2; // expm1(L)/L = 1 + L/2 + …
   if (L > 30) return -L - Math.log1p(-Math.exp(-L)); // e^L − 1 = e^L (1 − e^{−L}), no overflow
@@ -85,21 +83,21 @@ export interface Metrics {
   smoothedMargin: number;
 }
 
-export function layerNorms(weights: Weights): number[] {
-  return weights.map((W) => Math.sqrt(sumSquares(W)));
-}
-
-export function globalNorm(weights: Weights): number {
-  return Math.sqrt(weights.reduce((s, W) => s + sumSquares(W), 0));
-}
-
 /** The record fields of THEORY.md: norms, ρ, losses and margins (normalized by ‖θ‖^K). */
 export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: LossSpec): Metrics {
-  const q = margins(weights, data, kind);
-  const K = weights.length;
-  const norms = layerNorms(weights);
-  const norm = globalNorm(weights);
-  const minMargin = Math.min(...q);
+  return metricsOf(margins(weights, data, kind), weights.map(sumSquares), spec);
+}
+
+/**
+ * The record fields from the margins q_n and each layer's ‖W_k‖²_F, in float64; loops only, so
+ * that it serves thousands of images (src/nn/records.ts) as well as measure().
+ */
+export function metricsOf(q: number[], layerSquares: number[], spec: LossSpec): Metrics {
+  const K = layerSquares.length;
+  const norms = layerSquares.map(Math.sqrt);
+  const norm = Math.sqrt(layerSquares.reduce((s, v) => s + v, 0));
+  let minMargin = Infinity;
+  for (const v of q) minMargin = Math.min(minMargin, v);
   // The zero network (step 0 of a zero init) has no direction: its margins are reported as 0.
   const scale = norm === 0 ? Infinity : norm ** K;
   return {
