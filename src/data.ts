@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { dot } from './measure.js';
 import { sampleWithoutReplacement, type Rng } from './rng.js';
@@ -154,8 +154,4 @@ export function readJsonFile(path: string, what: string): unknown {
 
 export function loadDataset(path: string): Dataset {
   return parseDataset(readJsonFile(path, 'data'), path);
-}
-
-export function saveDataset(path: string, data: Dataset): void {
-  writeFileSync(path, JSON.stringify({ X: data.X, y: data.y }) + '\n');
 }

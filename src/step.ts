@@ -1,4 +1,4 @@
-import { undoneInARow } from './errors.js';
+import { outputsNearOverflow, undoneInARow, type DivergenceError } from './errors.js';
 import type { StepSchedule } from './schedule.js';
 
 /**
@@ -24,7 +24,7 @@ export interface StepInfo {
 }
 
 /** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
-export const MAX_UNDONE_IN_A_ROW = 500;
+const MAX_UNDONE_IN_A_ROW = 500;
 
 /**
  * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
@@ -33,7 +33,7 @@ export const MAX_UNDONE_IN_A_ROW = 500;
  * on a few points get there within a few hundred steps (α grows while every step descends, and ρ
  * with it, geometrically or faster).
  */
-export const MAX_OUTPUT = 2 ** 120;
+const MAX_OUTPUT = 2 ** 120;
 
 /**
  * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
@@ -42,7 +42,7 @@ export const MAX_OUTPUT = 2 ** 120;
  * are sent as 0. Each such term moves the update by less than 2⁻¹²⁶·|x|, far below the rounding of
  * any weight that is not itself below 2⁻¹⁰⁰.
  */
-export const FLOAT32_MIN_NORMAL = 2 ** -126;
+const FLOAT32_MIN_NORMAL = 2 ** -126;
 
 /** δ_n = −c·grad_n in float32 for the backward pass, with subnormal values sent as 0 (see above). */
 export function outputDelta(grad: ArrayLike<number>, c: number): Float32Array {
@@ -65,11 +65,11 @@ export function updated(w: ArrayLike<number>, u: ArrayLike<number>, m = 1, decay
   return next;
 }
 
-/** The largest |f_n|. */
-export function largestOutput(f: ArrayLike<number>): number {
+/** The error that stops a run whose outputs passed MAX_OUTPUT after step `afterStep`, or null. */
+export function outputsOutOfRange(f: ArrayLike<number>, afterStep: number): DivergenceError | null {
   let largest = 0;
   for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
-  return largest;
+  return largest > MAX_OUTPUT ? outputsNearOverflow(largest, afterStep) : null;
 }
 
 export function logAddExp(a: number, b: number): number {

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError } from './errors.js';
+import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure } from './measure.js';
 import { asRows, type ModelSpec, type Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
-import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, outputDelta, tryUntilKept, updated, type StepInfo } from './step.js';
+import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, updated, type StepInfo } from './step.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
@@ -241,10 +241,8 @@ export class Trainer {
       throw nonFiniteLoss({ loss: v, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     // (Other schedules overflow into a non-finite loss, which stops them above.)
-    const largest = this.schedule.undoes ? largestOutput(f) : 0;
-    if (largest > MAX_OUTPUT) {
-      throw outputsNearOverflow(largest, this.stepCount);
-    }
+    const outOfRange = this.schedule.undoes ? outputsOutOfRange(f, this.stepCount) : null;
+    if (outOfRange) throw outOfRange;
     this.lastFiniteLogLoss = logL;
     const undoes = this.schedule.undoes;
     const c = this.schedule.coefficient(logL);

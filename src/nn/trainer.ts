@@ -1,7 +1,7 @@
-import { InputError, nonFiniteLoss, outputsNearOverflow, parameterError } from '../errors.js';
+import { InputError, nonFiniteLoss, parameterError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
 import { makeSchedule, scheduleCoefficient, type Schedule, type StepSchedule } from '../schedule.js';
-import { keptStep, largestOutput, logAddExp, MAX_OUTPUT, outputDelta, tryUntilKept, updated, type StepInfo } from '../step.js';
+import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, updated, type StepInfo } from '../step.js';
 import { sizeOf, type Shape } from './layer.js';
 import type { Network } from './network.js';
 import { LocalShard, WorkerShard, type Shard } from './shard.js';
@@ -232,10 +232,10 @@ export class NetTrainer {
     // the forward pass of the last kept try is at the current parameters: it is this step's evaluation
     const e = this.current();
     const logL = e.isLog ? e.value : Math.log(e.value);
-    const largest = largestOutput(e.f);
-    if (largest > MAX_OUTPUT) {
+    const outOfRange = outputsOutOfRange(e.f, this.stepCount);
+    if (outOfRange) {
       this.discard();
-      throw outputsNearOverflow(largest, this.stepCount);
+      throw outOfRange;
     }
     const G = this.backward(outputDelta(e.grad, 1)); // = −g
     const before = this.params;
