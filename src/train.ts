@@ -20,7 +20,7 @@ import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, upda
  * coefficient, until one is kept. So step() always returns a kept step; `undone` counts the others,
  * and only kept steps advance stepCount and flow time.
  *
- * How a step runs (issue 6: a handful of kernels instead of a taped graph). The networks are chains
+ * How a step runs (a handful of kernels instead of a taped graph). The networks are chains
  * of matrix products, so the forward and backward passes are written out here rather than recorded
  * on a tfjs gradient tape (tf.valueAndGrads), and the small scalar work goes to the host:
  *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
@@ -32,6 +32,8 @@ import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, upda
  *      downloaded (the weights are small next to the data);
  *   5. the host forms W_k + m_k U_k − ηλ W_k in float64 (m_k: layerLr, λ: weightDecay), rounds it
  *      to float32 once and assigns it to the variable.
+ * The host parts (δ, the update, flow time, the undo loop) are src/step.ts's, shared with the other
+ * trainers; the forward and backward passes are this file's.
  * For the 2-layer net the backward pass is one product on the backend, Q = (relu'(Z) ⊙ δᵀ)·X
  * [h, d]; U₁ = W₂ᵀ ⊙ Q and U₂ᵢ = Σ_j Q_ij W₁_ij are h·d multiply-adds on the host.
  * The layouts serve the wasm backend (see materializeTransposes): XNNPACK runs plain products
