@@ -23,6 +23,9 @@ const COVERAGE_THRESHOLDS = {
   'src/model.ts': { lines: 100, branches: 100 },
   'src/profile.ts': { lines: 100, branches: 100 },
   'src/rng.ts': { lines: 100, branches: 100 },
+  // the step's host parts and the recorded run, moved here from train.ts and nn/
+  'src/run.ts': { lines: 100, branches: 100 },
+  'src/step.ts': { lines: 100, branches: 100 },
   'src/stats.ts': { lines: 100, branches: 100 },
   'src/svm.ts': { lines: 100, branches: 100 },
   'src/train.ts': { lines: 99, branches: 96 },
