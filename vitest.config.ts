@@ -16,7 +16,6 @@ const COVERAGE_THRESHOLDS = {
   'src/checks.ts': { lines: 85, branches: 57 },
   'src/counterexamples.ts': { lines: 88, branches: 88 },
   'src/data.ts': { lines: 98, branches: 84 },
-  'src/ensemble.ts': { lines: 100, branches: 94 },
   'src/errors.ts': { lines: 100, branches: 100 },
   'src/generalization.ts': { lines: 100, branches: 100 },
   'src/loss.ts': { lines: 100, branches: 100 },
@@ -24,9 +23,11 @@ const COVERAGE_THRESHOLDS = {
   'src/model.ts': { lines: 100, branches: 100 },
   'src/profile.ts': { lines: 100, branches: 100 },
   'src/rng.ts': { lines: 100, branches: 100 },
+  // the step's host parts and the recorded run, moved here from train.ts and nn/
+  'src/run.ts': { lines: 100, branches: 100 },
+  'src/step.ts': { lines: 100, branches: 100 },
   'src/stats.ts': { lines: 100, branches: 100 },
   'src/svm.ts': { lines: 100, branches: 100 },
-  // 99: takeNextForward's branch that drops a cached forward pass after an outside weight change has no test yet
   'src/train.ts': { lines: 99, branches: 96 },
   'src/weightnorm.ts': { lines: 100, branches: 89 },
   'src/cli/args.ts': { lines: 100, branches: 90 },

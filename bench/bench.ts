@@ -29,19 +29,11 @@
  *    (K = 1: c = η₀ before and after the fit), so their rows agree.
  * 3b. Steps to ρ ≥ 100 (`rho`): 2- and 3-layer ReLU nets (h = 32, N = 500, d = 10), loss-based vs a
  *    constant step (see rhoBench).
- * 4. Replicates per second on wasm (`replicates`): R = 1, 16, 64 replicates of the reference architecture
- *    (2-layer ReLU, d = 10, h = 32; N = REPLICATE_N = 200 points, not 500, to keep this section
- *    under a minute), inits from seeds 1..R, trained together by EnsembleTrainer vs R separate
- *    Trainers stepped in turn, timed in alternating rounds like section 1; replicate-steps per
- *    second = R / (time of one step of all R). Both with one data set shared by all replicates and
- *    with R data sets (seeds 1..R), which keeps the data-side products batched (src/ensemble.ts).
- *
  * cnn: the CNN step of src/nn against PyTorch on one and two threads (bench/cnn.ts).
  *
  * Writes bench/results.json (git-ignored) and prints the tables. Takes about 8 minutes.
  * `npm run bench -- --only decision,rho` runs the named sections (steps, breakdown, decision, rho,
- * replicates, cnn) and writes bench/results-<sections>.json; `--replicates-only` is `--only replicates`,
- * `--cnn-only` is `--only cnn`.
+ * cnn) and writes bench/results-<sections>.json; `--cnn-only` is `--only cnn`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -55,7 +47,6 @@ import { initWeights, modelSpec, type ModelSpec, type Weights } from '../src/mod
 import { stream } from '../src/rng.js';
 import { maxMarginSvm, withMarginGap } from '../src/svm.js';
 import { Trainer, type Schedule, type TrainOptions } from '../src/train.js';
-import { EnsembleTrainer } from '../src/ensemble.js';
 import { LegacyTrainer } from './legacy.js';
 import { cnnBench, printCnn } from './cnn.js';
 
@@ -495,69 +486,6 @@ function printRho(d: Awaited<ReturnType<typeof rhoBench>>): void {
   console.log(table(rows));
 }
 
-const REPLICATE_N = 200;
-const REPLICATE_RS = [1, 16, 64];
-
-interface ReplicateResult {
-  R: number;
-  data: 'shared' | 'per replicate';
-  /** replicate-steps per second, medians over rounds */
-  ensemblePerSecond: number;
-  separatePerSecond: number;
-  /** median over rounds of separate time / ensemble time */
-  speedup: number;
-  ensembleStepMs: number;
-}
-
-/** Section 4 on the active backend. */
-function replicatesBench(): ReplicateResult[] {
-  const model = modelSpec('relu', 2, 32);
-  const d = 10;
-  const out: ReplicateResult[] = [];
-  for (const shared of [true, false]) {
-    for (const R of REPLICATE_RS) {
-      const seeds = Array.from({ length: R }, (_, r) => r + 1);
-      const datas = seeds.map((s) => reluTeacherData(stream(shared ? 1 : s, 'data'), REPLICATE_N, d, 3, 0.1));
-      const inits = seeds.map((s) => initWeights(model, d, 'gaussian', 1, stream(s, 'init')));
-      const opts: TrainOptions = { model, loss: 'exp', reduction: 'mean', schedule: 'constant', lr: 1e-3 };
-      const ensemble = new EnsembleTrainer(shared ? datas[0] : datas, inits, opts);
-      const trainers = inits.map((w, r) => new Trainer(datas[r], w, opts));
-      const separate: Stepper = { step: () => trainers.forEach((t) => t.step()), dispose: () => trainers.forEach((t) => t.dispose()) };
-      timeSteps(ensemble, WARMUP_MS, 5);
-      timeSteps(separate, WARMUP_MS, 5);
-      const te: number[] = [];
-      const ts: number[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        te.push(timeSteps(ensemble, ROUND_MS));
-        ts.push(timeSteps(separate, ROUND_MS));
-      }
-      ensemble.dispose();
-      separate.dispose();
-      const res: ReplicateResult = {
-        R, data: shared ? 'shared' : 'per replicate',
-        ensemblePerSecond: (R * 1000) / median(te), separatePerSecond: (R * 1000) / median(ts),
-        speedup: median(ts.map((t, i) => t / te[i])), ensembleStepMs: median(te),
-      };
-      out.push(res);
-      process.stderr.write(`  R=${R} ${res.data}: ensemble ${res.ensemblePerSecond.toFixed(0)}/s, separate ${res.separatePerSecond.toFixed(0)}/s (×${res.speedup.toFixed(1)})\n`);
-    }
-  }
-  return out;
-}
-
-function printReplicates(rs: ReplicateResult[]): void {
-  console.log(`\nReplicates per second on wasm: 2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, full batch (replicate-steps/s, medians over rounds)\n`);
-  const rows = [['data', 'R', 'ensemble', 'separate', 'ensemble/separate', 'ensemble vs its R=1', 'ensemble step']];
-  for (const r of rs) {
-    const one = rs.find((x) => x.R === 1 && x.data === r.data)!;
-    rows.push([
-      r.data, String(r.R), r.ensemblePerSecond.toFixed(0), r.separatePerSecond.toFixed(0), `×${r.speedup.toFixed(1)}`,
-      `×${(r.ensemblePerSecond / one.ensemblePerSecond).toFixed(1)}`, fmtMs(r.ensembleStepMs),
-    ]);
-  }
-  console.log(table(rows));
-}
-
 function fmtMs(ms: number): string {
   return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
 }
@@ -568,11 +496,10 @@ function table(rows: string[][]): string {
 }
 
 /** Sections by name, for `npm run bench -- --only decision,rho` (default: all). */
-const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'replicates', 'cnn'] as const;
+const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'cnn'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosenSections(): Section[] {
-  if (process.argv.includes('--replicates-only')) return ['replicates'];
   if (process.argv.includes('--cnn-only')) return ['cnn'];
   const i = process.argv.indexOf('--only');
   if (i < 0) return [...SECTIONS];
@@ -614,13 +541,6 @@ async function main() {
     rho = await rhoBench();
     results.stepsToRho = rho;
   }
-  let replicates: ReplicateResult[] | undefined;
-  if (only.includes('replicates')) {
-    process.stderr.write(`replicates per second on wasm (N = ${REPLICATE_N})…\n`);
-    await useBackend('wasm');
-    replicates = replicatesBench();
-    results.replicatesPerSecond = { backend: 'wasm', case: `2-layer ReLU, d=10, h=32, N=${REPLICATE_N}, exp loss, mean, constant step, full batch`, results: replicates };
-  }
   let cnn: Awaited<ReturnType<typeof cnnBench>> | undefined;
   if (only.includes('cnn')) {
     process.stderr.write('CNN step on wasm against PyTorch…\n');
@@ -653,7 +573,6 @@ async function main() {
   }
   if (decision) printDecision(decision);
   if (rho) printRho(rho);
-  if (replicates) printReplicates(replicates);
   if (cnn) printCnn(cnn);
   console.log(`\nwrote ${path.relative(process.cwd(), out)} (${(results.totalSeconds as number).toFixed(0)} s)`);
 }

@@ -1,4 +1,5 @@
 import { fittedThreshold, type LossSpec } from './loss.js';
+import { dot } from './measure.js';
 import type { TrainRecord } from './train.js';
 
 /**
@@ -439,11 +440,7 @@ export function deepDirectionFailure(records: { step: number; rho: number }[], f
 
 /** float32 unit roundoff. */
 const U32 = 2 ** -24;
-const sumSq = (a: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return s;
-};
+const sumSq = (a: ArrayLike<number>) => dot(a, a);
 
 /**
  * C2 at large ρ, against a prediction of the per-layer step multipliers m_k (the truth: all 1).

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { dot } from './measure.js';
 import { sampleWithoutReplacement, type Rng } from './rng.js';
@@ -26,14 +26,21 @@ export function unitVector(rng: Rng, d: number): number[] {
  * so training fits it in a bounded time.
  */
 function sampleWithMargin(rng: Rng, n: number, d: number, gap: number, score: (x: number[]) => number): Dataset {
+  const draw = () => Array.from({ length: d }, () => rng.gaussian());
+  const tooStrict = () => new InputError(`margin filter too strict: gap ${gap} keeps almost no points in ${d} dimensions`);
+  return keepByMargin(n, gap, draw, score, MAX_ATTEMPTS_PER_POINT * n, tooStrict);
+}
+
+/**
+ * The first n points of `draw` whose |score| is at least `gap`, labelled by the sign of the score;
+ * throws tooStrict() rather than make draw number maxAttempts + 1.
+ */
+export function keepByMargin(n: number, gap: number, draw: () => number[], score: (x: number[]) => number, maxAttempts: number, tooStrict: () => Error): Dataset {
   const X: number[][] = [];
   const y: number[] = [];
-  let attempts = 0;
-  while (X.length < n) {
-    if (++attempts > MAX_ATTEMPTS_PER_POINT * n) {
-      throw new InputError(`margin filter too strict: gap ${gap} keeps almost no points in ${d} dimensions`);
-    }
-    const x = Array.from({ length: d }, () => rng.gaussian());
+  for (let attempts = 0; X.length < n; attempts++) {
+    if (attempts >= maxAttempts) throw tooStrict();
+    const x = draw();
     const s = score(x);
     if (Math.abs(s) < gap) continue;
     X.push(x);
@@ -147,8 +154,4 @@ export function readJsonFile(path: string, what: string): unknown {
 
 export function loadDataset(path: string): Dataset {
   return parseDataset(readJsonFile(path, 'data'), path);
-}
-
-export function saveDataset(path: string, data: Dataset): void {
-  writeFileSync(path, JSON.stringify({ X: data.X, y: data.y }) + '\n');
 }

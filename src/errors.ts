@@ -29,12 +29,37 @@ export class DivergenceError extends Error {
 
 /**
  * The one message every trainer gives when the loss leaves the finite numbers, e.g.
- * "training produced a non-finite loss (Infinity) at step 3 in replicate 1 (log L was 812.5 before step 2)".
+ * "training produced a non-finite loss (Infinity) at step 3 (log L was 812.5 before step 2)".
  * `step` is the step that failed (1-based); `logLossBefore`, the log-loss of the step before it, is
- * left out at step 1, where there is none; `replicate` names which of several trained together.
+ * left out at step 1, where there is none.
  */
-export function nonFiniteLoss(o: { loss: number; step: number; logLossBefore?: number; replicate?: number }): DivergenceError {
-  const where = o.replicate === undefined ? '' : ` in replicate ${o.replicate}`;
+export function nonFiniteLoss(o: { loss: number; step: number; logLossBefore?: number }): DivergenceError {
   const before = o.step > 1 && o.logLossBefore !== undefined ? ` (log L was ${o.logLossBefore} before step ${o.step - 1})` : '';
-  return new DivergenceError(`training produced a non-finite loss (${o.loss}) at step ${o.step}${where}${before}`);
+  return new DivergenceError(`training produced a non-finite loss (${o.loss}) at step ${o.step}${before}`);
+}
+
+/** A loss-based run whose outputs came within 2^8 of the float32 range (src/step.ts, MAX_OUTPUT). */
+export function outputsNearOverflow(largest: number, afterStep: number): DivergenceError {
+  return new DivergenceError(
+    `the outputs reached |f| = ${largest.toExponential(2)} after step ${afterStep}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
+  );
+}
+
+/** A loss-based run that undid `undone` tries in a row from step `fromStep`; its weights are those of that step. */
+export function undoneInARow(o: { undone: number; fromStep: number; logLoss: number; alpha: number }): DivergenceError {
+  return new DivergenceError(
+    `loss-based steps: ${o.undone} steps in a row from step ${o.fromStep} raised the loss (log L ${o.logLoss}), the last with α = ${o.alpha}; the weights are those of step ${o.fromStep}`,
+  );
+}
+
+export function nonFiniteWeights(step: number): DivergenceError {
+  return new DivergenceError(`training produced non-finite weights by step ${step}`);
+}
+
+/** `e` with the last finite record of the run appended (or a hint to record earlier steps). */
+export function withLastRecord(e: DivergenceError, last: { step: number; logLoss: number; norm: number; minMargin: number } | undefined): DivergenceError {
+  const tail = last
+    ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
+    : '; no finite record before it (record earlier steps to see them)';
+  return new DivergenceError(e.message + tail);
 }

@@ -1,4 +1,5 @@
-import { teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
+import { keepByMargin, teacherScore, unitVector, type Dataset, type Teacher } from './data.js';
+import { logistic } from './loss.js';
 import { sumSquares } from './measure.js';
 import type { ModelKind, Weights } from './model.js';
 import type { Rng } from './rng.js';
@@ -20,17 +21,8 @@ import type { Rng } from './rng.js';
  */
 export function sphereTeacherData(rng: Rng, t: Teacher, n: number, gap: number, maxAttempts = 100 * n + 1000): Dataset {
   const d = t.U[0].length;
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let attempts = 0; X.length < n; attempts++) {
-    if (attempts >= maxAttempts) throw new RangeError(`margin filter too strict: gap ${gap} keeps almost no points on S^${d - 1}`);
-    const x = unitVector(rng, d);
-    const s = teacherScore(t, x);
-    if (Math.abs(s) < gap) continue;
-    X.push(x);
-    y.push(s > 0 ? 1 : -1);
-  }
-  return { X, y };
+  const tooStrict = () => new RangeError(`margin filter too strict: gap ${gap} keeps almost no points on S^${d - 1}`);
+  return keepByMargin(n, gap, () => unitVector(rng, d), (x) => teacherScore(t, x), maxAttempts, tooStrict);
 }
 
 /** V_k = W_k/‖W_k‖_F for every layer (a zero layer stays zero). */
@@ -41,10 +33,8 @@ export function normalizeLayers(weights: Weights): Weights {
   });
 }
 
-/** Logistic loss ℓ(q) = log(1 + e^{−q}), accurate for every q. */
-export function logistic(q: number): number {
-  return q > 0 ? Math.log1p(Math.exp(-q)) : -q + Math.log1p(Math.exp(q));
-}
+/** The logistic loss ℓ(q), for the claim's checks: one definition, src/loss.ts's. */
+export { logistic };
 
 /** Mean logistic loss and 0-1 error (q ≤ 0 counts as an error) of margins q. */
 export function lossAndError(q: number[]): { loss: number; error: number } {

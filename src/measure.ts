@@ -1,5 +1,5 @@
 import type { Dataset } from './data.js';
-import type { LossSpec } from './loss.js';
+import { logLogistic, type LossSpec } from './loss.js';
 import type { ModelKind, Weights } from './model.js';
 
 /**
@@ -21,7 +21,9 @@ export function sumSquares(W: number[][]): number {
 
 /** log Σ e^{a_i} without overflow. */
 export function logSumExp(a: number[]): number {
-  const m = Math.max(...a);
+  // a loop, not Math.max(...a): spreading throws past ~10⁵ arguments
+  let m = -Infinity;
+  for (const v of a) m = Math.max(m, v);
   if (!Number.isFinite(m)) return m;
   let s = 0;
   for (const v of a) s += Math.exp(v - m);
@@ -49,21 +51,12 @@ export function margins(weights: Weights, data: Dataset, kind: ModelKind): numbe
   return outputs(weights, data.X, kind).map((f, n) => data.y[n] * f);
 }
 
-/** log ℓ(q) for exp and logistic, accurate for every q (log1p form for the logistic tail). */
-function logLossPoint(q: number, loss: 'exp' | 'logistic'): number {
-  if (loss === 'exp') return -q;
-  if (q < -30) return Math.log(-q + Math.log1p(Math.exp(q))); // log1p(e^{−q}) = −q + log1p(e^{q})
-  if (q < 30) return Math.log(Math.log1p(Math.exp(-q)));
-  const u = Math.exp(-q);
-  return -q + Math.log1p(-u / 2); // log(log1p(u)) = log u + log(1 − u/2 + …)
-}
-
 /** Natural log of the training objective as configured (sum or mean). */
 export function logLoss(q: number[], spec: LossSpec): number {
   const n = q.length;
   const shift = spec.reduction === 'mean' ? Math.log(n) : 0;
   if (spec.loss === 'squared') return Math.log(q.reduce((s, v) => s + (1 - v) ** 2, 0)) - shift;
-  return logSumExp(q.map((v) => logLossPoint(v, spec.loss as 'exp' | 'logistic'))) - shift;
+  return logSumExp(spec.loss === 'exp' ? q.map((v) => -v) : q.map(logLogistic)) - shift;
 }
 
 /**
@@ -90,21 +83,21 @@ export interface Metrics {
   smoothedMargin: number;
 }
 
-export function layerNorms(weights: Weights): number[] {
-  return weights.map((W) => Math.sqrt(sumSquares(W)));
-}
-
-export function globalNorm(weights: Weights): number {
-  return Math.sqrt(weights.reduce((s, W) => s + sumSquares(W), 0));
-}
-
 /** The record fields of THEORY.md: norms, ρ, losses and margins (normalized by ‖θ‖^K). */
 export function measure(weights: Weights, data: Dataset, kind: ModelKind, spec: LossSpec): Metrics {
-  const q = margins(weights, data, kind);
-  const K = weights.length;
-  const norms = layerNorms(weights);
-  const norm = globalNorm(weights);
-  const minMargin = Math.min(...q);
+  return metricsOf(margins(weights, data, kind), weights.map(sumSquares), spec);
+}
+
+/**
+ * The record fields from the margins q_n and each layer's ‖W_k‖²_F, in float64; loops only, so
+ * that it serves thousands of images (src/nn/records.ts) as well as measure().
+ */
+export function metricsOf(q: number[], layerSquares: number[], spec: LossSpec): Metrics {
+  const K = layerSquares.length;
+  const norms = layerSquares.map(Math.sqrt);
+  const norm = Math.sqrt(layerSquares.reduce((s, v) => s + v, 0));
+  let minMargin = Infinity;
+  for (const v of q) minMargin = Math.min(minMargin, v);
   // The zero network (step 0 of a zero init) has no direction: its margins are reported as 0.
   const scale = norm === 0 ? Infinity : norm ** K;
   return {

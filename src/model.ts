@@ -89,6 +89,11 @@ export function checkWeights(weights: unknown, spec: ModelSpec, d: number, sourc
   return weights as Weights;
 }
 
+/** A layer stored flat (row-major, as tensors and the host copies hold it) as rows, each value × scale. */
+export function asRows(values: ArrayLike<number>, rows: number, cols: number, scale = 1): number[][] {
+  return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => values[i * cols + j] * scale));
+}
+
 /** f(W; X) for a batch X [N, d] → [N], on the active tfjs backend. */
 export function forward(layers: tf.Tensor2D[], X: tf.Tensor2D, kind: ModelKind): tf.Tensor1D {
   let h: tf.Tensor2D = X;

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
-import { DivergenceError, InputError, nonFiniteLoss, parameterError } from './errors.js';
+import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
-import { measure, type Metrics } from './measure.js';
-import type { ModelSpec, Weights } from './model.js';
+import { measure } from './measure.js';
+import { asRows, type ModelSpec, type Weights } from './model.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
+import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
+import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, updated, type StepInfo } from './step.js';
 
 /**
  * Steppers. Every step computes g = ∇ log L (exp, logistic) or g = ∇L (squared) and moves
@@ -18,7 +20,7 @@ import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
  * coefficient, until one is kept. So step() always returns a kept step; `undone` counts the others,
  * and only kept steps advance stepCount and flow time.
  *
- * How a step runs (issue 6: a handful of kernels instead of a taped graph). The networks are chains
+ * How a step runs (a handful of kernels instead of a taped graph). The networks are chains
  * of matrix products, so the forward and backward passes are written out here rather than recorded
  * on a tfjs gradient tape (tf.valueAndGrads), and the small scalar work goes to the host:
  *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
@@ -30,6 +32,8 @@ import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
  *      downloaded (the weights are small next to the data);
  *   5. the host forms W_k + m_k U_k − ηλ W_k in float64 (m_k: layerLr, λ: weightDecay), rounds it
  *      to float32 once and assigns it to the variable.
+ * The host parts (δ, the update, flow time, the undo loop) are src/step.ts's, shared with the other
+ * trainers; the forward and backward passes are this file's.
  * For the 2-layer net the backward pass is one product on the backend, Q = (relu'(Z) ⊙ δᵀ)·X
  * [h, d]; U₁ = W₂ᵀ ⊙ Q and U₂ᵢ = Σ_j Q_ij W₁_ij are h·d multiply-adds on the host.
  * The layouts serve the wasm backend (see materializeTransposes): XNNPACK runs plain products
@@ -39,6 +43,7 @@ import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
  * naive loop, which beats packing a fresh operand for XNNPACK.
  */
 export { SCHEDULES, scheduleCoefficient, type Schedule, type StepSchedule } from './schedule.js';
+export type { StepInfo } from './step.js';
 
 export interface TrainOptions extends LossSpec {
   model: ModelSpec;
@@ -53,46 +58,6 @@ export interface TrainOptions extends LossSpec {
   layerLr?: number[];
   /** Negative control: weight decay λ, adding λW to every layer's gradient. */
   weightDecay?: number;
-}
-
-export interface StepInfo {
-  /** log of the objective on the step's batch, before the step (float64 from the float32 outputs). */
-  logLoss: number;
-  /** The step η_t on L itself, so that flow time advances by it (the kept step's, after undos). */
-  stepSize: number;
-  /** Steps undone (and retried smaller) before this one was kept. */
-  undone: number;
-  /**
-   * c of the kept step W ← W − c·g (g = ∇ log L, or ∇L for squared): η_t·L, which stays finite
-   * where η_t = c/L overflows.
-   */
-  coefficient: number;
-}
-
-/** A loss-based run that undoes this many steps in a row has stopped descending: stop it. */
-export const MAX_UNDONE_IN_A_ROW = 500;
-
-/**
- * Outputs beyond this (2^120, a factor 2^8 below the float32 maximum 3.4e38) leave no room for the
- * next step: it would overflow, and a schedule that undoes steps would undo every retry while the
- * run limped on at the edge of the range (the others stop at the non-finite loss). Loss-based steps on a few points get there within a few
- * hundred steps (α grows while every step descends, and ρ with it, geometrically or faster).
- */
-export const MAX_OUTPUT = 2 ** 120;
-
-/**
- * Weights of points far beyond the margin, c·softmax(−q)_n, fall below the smallest normal float32
- * long before training ends (flow schedule: within a few hundred steps). Subnormal operands make
- * float32 arithmetic on x86 some 20× slower (measured: a 500×32×10 matMul, 0.12 → 3.3 ms), so they
- * are sent as 0. Each such term moves the update by less than 2⁻¹²⁶·|x|, far below the rounding of
- * any weight that is not itself below 2⁻¹⁰⁰.
- */
-export const FLOAT32_MIN_NORMAL = 2 ** -126;
-
-export function logAddExp(a: number, b: number): number {
-  if (a === -Infinity) return b;
-  const m = Math.max(a, b);
-  return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
 /** The activations of one forward pass that the backward pass needs. */
@@ -278,62 +243,38 @@ export class Trainer {
       throw nonFiniteLoss({ loss: v, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     // (Other schedules overflow into a non-finite loss, which stops them above.)
-    let largest = 0;
-    if (this.schedule.undoes) for (let i = 0; i < f.length; i++) largest = Math.max(largest, Math.abs(f[i]));
-    if (largest > MAX_OUTPUT) {
-      throw new DivergenceError(
-        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
-      );
-    }
+    const outOfRange = this.schedule.undoes ? outputsOutOfRange(f, this.stepCount) : null;
+    if (outOfRange) throw outOfRange;
     this.lastFiniteLogLoss = logL;
     const undoes = this.schedule.undoes;
-    let c = this.schedule.coefficient(logL);
+    const c = this.schedule.coefficient(logL);
     // A schedule that may undo steps gets the direction −g itself from the backward pass and c is
     // applied on the host in float64: a retry with a smaller c needs no new gradient, and the kept
     // step is bit-identical to a first step taken with its c. Otherwise c is folded into δ.
-    const folded = undoes ? 1 : c;
-    const delta = new Float32Array(grad.length);
-    for (let i = 0; i < grad.length; i++) {
-      const d = -folded * grad[i];
-      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-    }
+    const delta = outputDelta(grad, undoes ? 1 : c);
     const values = this.values();
     const G = this.backward(act, X, delta, values); // = −folded·g
     const decay = opts.weightDecay ? opts.lr * opts.weightDecay : 0;
-    let undone = 0;
-    for (;;) {
-      const onHost = undoes ? c : 1;
-      // W ← W − (c·m·g + ηλW) in float64 with one rounding to float32
+    // W ← W − (c·m·g + ηλW) from the step's start, in float64 with one rounding to float32
+    const assign = (valuesOf: (k: number) => Float32Array) =>
       this.layers.forEach((W, k) => {
-        const m = (opts.layerLr?.[k] ?? 1) * onHost;
-        const w = values[k];
-        const u = G[k];
-        const next = new Float32Array(w.length);
-        for (let i = 0; i < w.length; i++) next[i] = w[i] + m * u[i] - decay * w[i];
+        const next = valuesOf(k);
         W.assign(tf.tensor2d(next, W.shape));
         this.hostCopy[k] = { dataId: W.dataId, values: next };
       });
-      if (!undoes || this.judge(logL)) break;
-      undone++;
+    const tryStep = (c: number) => {
+      assign((k) => updated(values[k], G[k], (opts.layerLr?.[k] ?? 1) * (undoes ? c : 1), decay));
+      return !undoes || this.judge(logL);
+    };
+    const undo = () => {
       this.undone++;
-      if (undone >= MAX_UNDONE_IN_A_ROW) {
-        this.layers.forEach((W, k) => {
-          W.assign(tf.tensor2d(values[k], W.shape));
-          this.hostCopy[k] = { dataId: W.dataId, values: values[k] };
-        });
-        throw new DivergenceError(
-          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the weights are those of step ${this.stepCount}`,
-        );
-      }
-      c = this.schedule.coefficient(logL);
-    }
-    // log η_t = log c − log L: in log space, since η_t passes float64 once log(1/L) > 709, and
-    // c/L is 0/0 once both underflow (c → 0 with L < e^−745)
-    const logStep = isLog ? Math.log(c) - logL : Math.log(c);
-    const stepSize = isLog ? Math.exp(logStep) : c;
+      assign((k) => values[k]);
+    };
+    const { c: kept, undone } = tryUntilKept(this.schedule, logL, c, this.stepCount, tryStep, undo);
+    const { info, logStep } = keptStep(kept, logL, isLog, undone);
     this.stepCount++;
     this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-    return { logLoss: logL, stepSize, undone, coefficient: c };
+    return info;
   }
 
   /**
@@ -375,20 +316,14 @@ export class Trainer {
       const { value: v, isLog, grad } = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts);
       const G = this.backward(act, this.X, Float32Array.from(grad), this.values());
       const scale = isLog && of === 'loss' ? Math.exp(v) : 1;
-      const grads = this.layers.map((W, k) => {
-        const [rows, cols] = W.shape;
-        return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => G[k][i * cols + j] * scale));
-      });
+      const grads = this.layers.map((W, k) => asRows(G[k], ...W.shape, scale));
       return { logLoss: isLog ? v : Math.log(v), grads };
     });
   }
 
   weights(): Weights {
     const values = this.values();
-    return this.layers.map((W, k) => {
-      const [rows, cols] = W.shape;
-      return Array.from({ length: rows }, (_, i) => Array.from(values[k].subarray(i * cols, (i + 1) * cols)));
-    });
+    return this.layers.map((W, k) => asRows(values[k], ...W.shape));
   }
 
   dispose(): void {
@@ -439,68 +374,25 @@ function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false):
   return tf.reshape(out, [m, n]);
 }
 
-export interface TrainRecord extends Metrics {
-  step: number;
-  /** Σ η_t; may exceed float64 (see logFlowTime). */
-  flowTime: number;
-  logFlowTime: number;
-  /** Steps undone so far (loss-based schedule); they are not counted in `step` or `flowTime`. */
-  undone: number;
-  [extra: string]: unknown;
-}
+export type { TrainRecord } from './run.js';
+export { MAX_STEPS } from './run.js';
 
-export interface RunOptions {
-  steps: number;
-  /** Steps after which to record (0 = the initial weights); the last step is always recorded. */
-  record?: Iterable<number>;
+export interface RunOptions extends RecordedRun {
   /** Adds fields to a record (e.g. the angle to the SVM). */
   annotate?: (weights: Weights, record: TrainRecord) => void;
-  /** Called after every step with the number of steps done (e.g. a progress bar). */
-  onStep?: (step: number) => void;
 }
-
-/** Far more steps than any claim needs; beyond it a typo (1e12) would hang the machine. */
-export const MAX_STEPS = 100_000_000;
 
 /** Trains from `init` for `steps` steps and returns the records and the final weights. */
 export function train(data: Dataset, init: Weights, opts: TrainOptions, run: RunOptions): { records: TrainRecord[]; weights: Weights } {
-  if (!Number.isInteger(run.steps) || run.steps < 1 || run.steps > MAX_STEPS) throw parameterError('steps', `must be an integer in 1..${MAX_STEPS}, got ${run.steps}`);
-  const wanted = new Set(run.record ?? []);
-  wanted.add(run.steps);
   const trainer = new Trainer(data, init, opts);
-  const records: TrainRecord[] = [];
-  const snapshot = (): TrainRecord => {
-    const weights = trainer.weights();
-    const rec: TrainRecord = {
-      step: trainer.stepCount,
-      flowTime: Math.exp(trainer.logFlowTime),
-      logFlowTime: trainer.logFlowTime,
-      undone: trainer.undone,
-      ...measure(weights, data, opts.model.kind, opts),
-    };
-    if (!weights.every((W) => W.every((r) => r.every(Number.isFinite)))) {
-      throw new DivergenceError(`training produced non-finite weights by step ${rec.step}`);
-    }
-    run.annotate?.(weights, rec);
-    return rec;
-  };
   try {
-    if (wanted.has(0)) records.push(snapshot());
-    while (trainer.stepCount < run.steps) {
-      trainer.step();
-      run.onStep?.(trainer.stepCount);
-      if (wanted.has(trainer.stepCount)) records.push(snapshot());
-    }
+    let weights: Weights = [];
+    const measureNow = () => {
+      weights = trainer.weights();
+      return weights.every((W) => W.every((r) => r.every(Number.isFinite))) ? measure(weights, data, opts.model.kind, opts) : null;
+    };
+    const records = recordRun(trainer, run, measureNow, run.annotate && ((rec) => run.annotate!(weights, rec)));
     return { records, weights: trainer.weights() };
-  } catch (e) {
-    if (e instanceof DivergenceError) {
-      const last = records.at(-1);
-      const tail = last
-        ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-        : '; no finite record before it (record earlier steps to see them)';
-      throw new DivergenceError(e.message + tail);
-    }
-    throw e;
   } finally {
     trainer.dispose();
   }

@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
-import { forward, type ModelSpec, type Weights } from './model.js';
+import { sumSquares } from './measure.js';
+import { asRows, forward, type ModelSpec, type Weights } from './model.js';
 import type { Schedule } from './schedule.js';
+import { updated } from './step.js';
 
 /**
  * Gradient descent on a weight-normalized homogeneous network (docs/THEORY.md C6):
@@ -66,21 +68,15 @@ export interface WeightNormStep extends WeightNormGradient {
 
 /** g_k = ‖W_k‖_F, v_k = W_k: the weight-normalized parameters of given weights (same network). */
 export function weightNormOf(weights: Weights): WeightNormParams {
-  return { g: weights.map((W) => Math.sqrt(sumSq(W))), v: weights.map((W) => W.map((row) => [...row])) };
+  return { g: weights.map((W) => Math.sqrt(sumSquares(W))), v: weights.map((W) => W.map((row) => [...row])) };
 }
 
 /** W_k = g_k v_k/‖v_k‖_F in float64. */
 export function weightsOf(p: WeightNormParams): Weights {
   return p.v.map((V, k) => {
-    const s = p.g[k] / Math.sqrt(sumSq(V));
+    const s = p.g[k] / Math.sqrt(sumSquares(V));
     return V.map((row) => row.map((x) => s * x));
   });
-}
-
-function sumSq(W: number[][]): number {
-  let s = 0;
-  for (const row of W) for (const x of row) s += x * x;
-  return s;
 }
 
 export class WeightNormTrainer {
@@ -97,7 +93,7 @@ export class WeightNormTrainer {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     if (opts.schedule !== undefined && opts.schedule !== 'constant') throw new InputError(`WeightNormTrainer takes constant steps only, not the ${opts.schedule} schedule`);
     if (init.g.length !== init.v.length) throw new InputError(`${init.g.length} scales g for ${init.v.length} layers`);
-    if (init.v.some((V) => !(sumSq(V) > 0))) throw new InputError('every v_k must be nonzero (W_k = g_k v_k/‖v_k‖)');
+    if (init.v.some((V) => !(sumSquares(V) > 0))) throw new InputError('every v_k must be nonzero (W_k = g_k v_k/‖v_k‖)');
     this.y = Float64Array.from(data.y);
     [this.X, this.gs, this.vs] = tf.tidy(() => [
       tf.keep(tf.tensor2d(data.X)),
@@ -136,18 +132,14 @@ export class WeightNormTrainer {
     const logLoss = o.isLog ? o.value : Math.log(o.value);
     const scale = o.isLog ? Math.exp(o.value) : 1; // ∇L = L·∇log L
     const gradG = grads.slice(0, K).map((t) => t.dataSync()[0] * scale);
-    const gradV = grads.slice(K).map((t, k) => {
-      const [rows, cols] = this.vs[k].shape;
-      const a = t.dataSync();
-      return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => a[i * cols + j] * scale));
-    });
+    const gradV = grads.slice(K).map((t, k) => asRows(t.dataSync(), ...this.vs[k].shape, scale));
     let gradW: Float32Array[] | undefined;
     if (this.opts.unprojected) {
       const Ws = this.layers(this.gs, this.vs);
       gradW = tf.grads((...w: tf.Tensor[]) => this.objectiveOf(w as tf.Tensor2D[], { value: NaN, isLog: true }))(Ws).map((t) => t.dataSync() as Float32Array);
     }
     return {
-      logLoss, gradG, gradV, gradVNormSq: gradV.map(sumSq), scale, gradW,
+      logLoss, gradG, gradV, gradVNormSq: gradV.map(sumSquares), scale, gradW,
       g: this.gs.map((t) => t.dataSync()[0]),
       v: this.vs.map((t) => t.dataSync() as Float32Array),
     };
@@ -169,13 +161,10 @@ export class WeightNormTrainer {
       this.gs.forEach((g, k) => g.assign(tf.scalar(Math.fround(e.g[k] - lr * e.gradG[k]))));
       this.vs.forEach((V, k) => {
         const v = e.v[k];
-        const cols = V.shape[1];
-        const next = new Float32Array(v.length);
-        for (let i = 0; i < v.length; i++) {
-          const dir = e.gradW ? e.gradW[k][i] * e.scale : e.gradV[k][Math.floor(i / cols)][i % cols];
-          next[i] = v[i] - lr * (dir + vWeightDecay * v[i]);
-        }
-        V.assign(tf.tensor2d(next, V.shape));
+        const dir = e.gradW ? Float64Array.from(e.gradW[k], (x) => x * e.scale) : Float64Array.from(e.gradV[k].flat());
+        // the control's decay joins the direction, so that v − η(∇_v L + λv) is rounded once
+        if (vWeightDecay) for (let i = 0; i < v.length; i++) dir[i] += vWeightDecay * v[i];
+        V.assign(tf.tensor2d(updated(v, dir, -lr), V.shape));
       });
       this.stepCount++;
       this.lastLogLoss = e.logLoss;

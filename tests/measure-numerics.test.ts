@@ -1,6 +1,6 @@
 /**
  * Float64 numerics of src/measure.ts where the branches switch: log ℓ(q) of the logistic loss
- * (q < −30, −30 ≤ q < 30, q ≥ 30), the smoothed margin ℓ^{-1}(L) (log L < −30, L > 30, between),
+ * (src/loss.ts logLogistic: ℓ's two forms on either side of q = 0, the series past q = 30), the smoothed margin ℓ^{-1}(L) (log L < −30, L > 30, between),
  * non-finite margins, the squared control, the minimum margin and the end-to-end product.
  *
  * References are closed forms or asymptotic series whose dropped terms are below 1e-25, evaluated
@@ -25,7 +25,7 @@ const logLogistic = (q: number) => logLoss([q], LOGISTIC_SUM);
 const negativeTail = (q: number) => Math.log(-q) + Math.exp(q) / -q;
 
 describe('log ℓ(q) of the logistic loss on each side of q = ±30', () => {
-  test('q < −30 (the −q + log1p(e^q) branch): log(−q) + e^q/(−q) to 2 ulps', () => {
+  test('q < −30 (ℓ = −q + log1p(e^q)): log(−q) + e^q/(−q) to 2 ulps', () => {
     // the correction e^q/(−q) is ≈ 3e-15 = 7 ulps here: dropping or negating it is off by ≥ 11 ulps
     for (const q of [-ABOVE_30, -30.25, -30.5]) {
       const ref = negativeTail(q);
@@ -33,7 +33,7 @@ describe('log ℓ(q) of the logistic loss on each side of q = ±30', () => {
     }
   });
 
-  test('−30 ≤ q < 30 (the log(log1p(e^{−q})) branch): closed form at 0, series near ±30 and at 20', () => {
+  test('−30 ≤ q < 30 (log ℓ, ℓ = −q + log1p(e^q) below 0, log1p(e^{−q}) above): closed form at 0, series near ±30 and at 20', () => {
     expect(Math.abs(logLogistic(0) - Math.log(Math.LN2))).toBeLessThanOrEqual(2 * ulp(Math.log(Math.LN2))); // ℓ(0) = log 2
     for (const q of [-30, -29.9, -BELOW_30]) {
       const ref = negativeTail(q);

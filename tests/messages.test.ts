@@ -7,9 +7,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { PARAMETER_FLAGS, userMessage } from '../src/cli/flags.js';
-import { EnsembleTrainer } from '../src/ensemble.js';
 import { DivergenceError, InputError, nonFiniteLoss, parameterError } from '../src/errors.js';
 import { initWeights, modelSpec } from '../src/model.js';
+import { buildNetwork } from '../src/nn/network.js';
+import { NetTrainer } from '../src/nn/trainer.js';
 import { stream } from '../src/rng.js';
 import { Trainer, type TrainOptions } from '../src/train.js';
 import { WeightNormTrainer, weightNormOf } from '../src/weightnorm.js';
@@ -26,7 +27,7 @@ describe('core messages name core parameters', () => {
   test('no file of the core (src/*.ts except the command line) names a command-line flag', () => {
     const dir = new URL('../src/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'cli.ts');
-    expect(files).toEqual(expect.arrayContaining(['train.ts', 'model.ts', 'ensemble.ts', 'weightnorm.ts', 'backend.ts']));
+    expect(files).toEqual(expect.arrayContaining(['train.ts', 'model.ts', 'step.ts', 'weightnorm.ts', 'backend.ts']));
     for (const f of files) expect(code(new URL(f, dir).pathname).match(CLI_FLAGS)?.[0], f).toBeUndefined();
   });
 
@@ -51,12 +52,9 @@ describe('core messages name core parameters', () => {
 });
 
 describe('one format for a non-finite loss', () => {
-  test('nonFiniteLoss: the step, the replicate when there are several, log L before the previous step', () => {
+  test('nonFiniteLoss: the step and log L before the previous step', () => {
     expect(nonFiniteLoss({ loss: Infinity, step: 1, logLossBefore: NaN }).message).toBe('training produced a non-finite loss (Infinity) at step 1');
     expect(nonFiniteLoss({ loss: NaN, step: 3, logLossBefore: 812.5 }).message).toBe('training produced a non-finite loss (NaN) at step 3 (log L was 812.5 before step 2)');
-    expect(nonFiniteLoss({ loss: Infinity, step: 2, logLossBefore: 7, replicate: 4 }).message).toBe(
-      'training produced a non-finite loss (Infinity) at step 2 in replicate 4 (log L was 7 before step 1)',
-    );
     expect(nonFiniteLoss({ loss: Infinity, step: 1 })).toBeInstanceOf(DivergenceError);
   });
 
@@ -66,7 +64,7 @@ describe('one format for a non-finite loss', () => {
   const model = modelSpec('relu', 2, 3);
   const init = initWeights(model, 2, 'gaussian', 1, stream(3, 'init'));
   const opts: TrainOptions = { model, loss: 'exp', reduction: 'sum', schedule: 'constant', lr: 1e6 };
-  const FORMAT = /^training produced a non-finite loss \((Infinity|NaN)\) at step (\d+)( in replicate \d+)? \(log L was (\S+) before step (\d+)\)$/;
+  const FORMAT = /^training produced a non-finite loss \((Infinity|NaN)\) at step (\d+)() \(log L was (\S+) before step (\d+)\)$/;
 
   function divergence(step: () => unknown): Error {
     return thrown(() => {
@@ -74,18 +72,19 @@ describe('one format for a non-finite loss', () => {
     });
   }
 
-  test('Trainer, EnsembleTrainer and WeightNormTrainer diverge with the same message', () => {
+  test('Trainer, NetTrainer and WeightNormTrainer diverge with the same message', () => {
     const plain = new Trainer(data, init, opts);
     const single = divergence(() => plain.step());
     plain.dispose();
-    const ensemble = new EnsembleTrainer(data, [init, init], opts);
-    const together = divergence(() => ensemble.step());
-    ensemble.dispose();
+    const net = buildNetwork({ kind: 'mlp', inShape: [2], widths: [3], relu: true });
+    const layered = new NetTrainer(net, { X: Float32Array.from(data.X.flat()), shape: [2], y: data.y }, init.map((W) => Float32Array.from(W.flat())), opts);
+    const viaLayers = divergence(() => layered.step());
+    layered.dispose();
     const wn = new WeightNormTrainer(data, weightNormOf(init), opts);
     const normalized = divergence(() => wn.step());
     wn.dispose();
 
-    for (const e of [single, together, normalized]) {
+    for (const e of [single, viaLayers, normalized]) {
       expect(e).toBeInstanceOf(DivergenceError);
       const m = FORMAT.exec(e.message);
       expect(m, e.message).not.toBeNull();
@@ -93,7 +92,5 @@ describe('one format for a non-finite loss', () => {
       expect(Number(m![5])).toBe(Number(m![2]) - 1);
       expect(Number.isFinite(Number(m![4]))).toBe(true);
     }
-    // replicates train bit-identically to a Trainer alone: the same step and log L, plus the replicate
-    expect(together.message).toBe(single.message.replace(/ \(log L/, ' in replicate 0 (log L'));
   });
 });

@@ -71,7 +71,7 @@ describe('loss-based steps in NetTrainer', () => {
       (t.schedule as AdaptiveAlpha).accept = () => false;
       const e = thrown(() => t.step());
       expect(e).toBeInstanceOf(DivergenceError);
-      expect(e.message).toMatch(/^loss-based steps: 500 steps in a row from step 5 raised the loss \(log L \S+\), the last with α = \S+; the parameters are those of step 5$/);
+      expect(e.message).toMatch(/^loss-based steps: 500 steps in a row from step 5 raised the loss \(log L \S+\), the last with α = \S+; the weights are those of step 5$/);
       expect(t.params).toEqual(before);
       expect(t.logFlowTime).toBe(logT);
       expect(t.stepCount).toBe(5);

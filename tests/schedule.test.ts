@@ -6,7 +6,6 @@
  */
 import { describe, expect, test } from 'vitest';
 import { reluTeacherData, type Dataset } from '../src/data.js';
-import { EnsembleTrainer } from '../src/ensemble.js';
 import { DivergenceError, InputError } from '../src/errors.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
@@ -185,11 +184,10 @@ describe('linear model: α fixed below the data bound 2/max‖x‖²', () => {
 });
 
 describe('bad options', () => {
-  test('loss-based with the squared loss, with minibatches, in an ensemble, or for weight normalization: one-line InputError', () => {
+  test('loss-based with the squared loss, with minibatches, or for weight normalization: one-line InputError', () => {
     const cases: [() => unknown, RegExp][] = [
       [() => new Trainer(data, init, { ...lossBased(1), loss: 'squared' }), /the loss-based schedule needs an exponential-type loss \(exp or logistic\), not squared/],
       [() => new Trainer(data, init, { ...lossBased(1), batchSize: 3 }), /the loss-based schedule needs full-batch steps/],
-      [() => new EnsembleTrainer(data, [init, init], lossBased(1)), /EnsembleTrainer does not take the loss-based schedule/],
       [() => new WeightNormTrainer(data, weightNormOf(init), { ...lossBased(1) }), /WeightNormTrainer takes constant steps only, not the loss-based schedule/],
       [() => new Trainer(data, init, { ...lossBased(1), schedule: 'fast' as never }), /schedule must be one of constant\|flow\|loss-based, got "fast"/],
     ];

@@ -3,8 +3,10 @@
  * only parses numbers and leaves these checks to the Trainer, renaming the parameter an
  * InputError names (lr, batchSize) to its flag (src/cli/flags.ts).
  */
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 import { InputError } from '../src/errors.js';
+import { logLoss, margins } from '../src/measure.js';
 import { modelSpec } from '../src/model.js';
 import { scheduleCoefficient, Trainer, type TrainOptions } from '../src/train.js';
 
@@ -93,3 +95,28 @@ describe('scheduleCoefficient', () => {
     expect(scheduleCoefficient(flow({ loss: 'logistic' }), 2, 10, Math.log(0.6), true)).toBeCloseTo(0.5 / Math.max(1, -Math.log(0.6)), 15);
   });
 });
+
+describe('Trainer: the forward pass a kept loss-based step leaves for the next step', () => {
+  const model = modelSpec('deep-linear', 2, 2);
+  const opts: TrainOptions = { ...base, model, schedule: 'loss-based', lr: 0.5 };
+  const lossAt = (w: number[][][]) => logLoss(margins(w, data, 'deep-linear'), opts);
+
+  test('gives the loss at the current weights, and is dropped once a layer is assigned from outside', () => {
+    const trainer = new Trainer(data, [[[0.1, 0.2], [0.3, -0.1]], [[1, 1]]], opts);
+    try {
+      trainer.step();
+      // the judged forward pass of step 1 is step 2's: its log L is the loss at the current weights
+      const now = trainer.weights();
+      expect(trainer.step().logLoss).toBeCloseTo(lossAt(now), 5);
+      // weights changed behind the trainer's back: the next step must see them, not the kept pass
+      const [W1, W2] = trainer.weights();
+      trainer.layers[0].assign(tf.tensor2d(W1.map((row) => row.map((v) => 2 * v))));
+      const assigned = trainer.weights();
+      expect(Math.abs(lossAt(assigned) - lossAt([W1, W2]))).toBeGreaterThan(0.01); // the stale pass would give the other loss
+      expect(trainer.step().logLoss).toBeCloseTo(lossAt(assigned), 5);
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
+

@@ -1,58 +1,20 @@
-import { DivergenceError, InputError, parameterError } from '../errors.js';
-import { objectiveOfOutputs, type LossSpec } from '../loss.js';
-import type { Metrics } from '../measure.js';
-import type { TrainRecord } from '../train.js';
+import type { LossSpec } from '../loss.js';
+import { dot, metricsOf, type Metrics } from '../measure.js';
+import { recordRun, type RecordedRun, type TrainRecord } from '../run.js';
 import type { Network } from './network.js';
 import { NetTrainer, type ArraySet, type NetTrainOptions } from './trainer.js';
 
 /**
- * Records of a network run from the backend's float32 outputs, reduced on the host in float64
- * with loops (a float64 re-forward per record is too slow on thousands of images, and
- * Math.min(...array) throws past ~10⁵ elements). Same fields as src/measure.ts's Metrics.
+ * Records of a network run from the backend's float32 outputs, reduced on the host in float64 (a
+ * float64 re-forward per record is too slow on thousands of images): src/measure.ts's Metrics of
+ * the margins y_n f_n.
  */
 export function outputMetrics(f: ArrayLike<number>, y: ArrayLike<number>, params: ArrayLike<number>[], spec: LossSpec): Metrics {
-  const K = params.length;
-  const layerNorms = params.map((W) => {
-    let s = 0;
-    for (let i = 0; i < W.length; i++) s += W[i] * W[i];
-    return Math.sqrt(s);
-  });
-  const norm = Math.hypot(...layerNorms);
-  let minMargin = Infinity;
-  for (let i = 0; i < f.length; i++) minMargin = Math.min(minMargin, y[i] * f[i]);
-  const { value, isLog } = objectiveOfOutputs(f, y, spec);
-  // The zero network has no direction: its margins are reported as 0 (as src/measure.ts does).
-  const scale = norm === 0 ? Infinity : norm ** K;
-  return {
-    logLoss: isLog ? value : Math.log(value),
-    norm,
-    rho: layerNorms.reduce((p, v) => p * v, 1),
-    layerNorms,
-    minMargin,
-    normalizedMargin: minMargin / scale,
-    smoothedMargin: inverseLossOfOutputs(f, y, spec.loss) / scale,
-  };
+  const q = Array.from({ length: f.length }, (_, i) => y[i] * f[i]);
+  return metricsOf(q, params.map((W) => dot(W, W)), spec);
 }
 
-/**
- * ℓ⁻¹(L_sum), the margin one point would need to carry the whole sum loss (src/measure.ts,
- * inverseLossOfSum), from log L_sum: exp −log L; logistic −log(e^L − 1); for the squared control
- * the exp form of the same margins (a soft minimum of q).
- */
-function inverseLossOfOutputs(f: ArrayLike<number>, y: ArrayLike<number>, loss: LossSpec['loss']): number {
-  const logL = objectiveOfOutputs(f, y, { loss: loss === 'logistic' ? 'logistic' : 'exp', reduction: 'sum' }).value;
-  if (loss !== 'logistic') return -logL;
-  const L = Math.exp(logL);
-  if (logL < -30) return -logL - L / 2; // expm1(L)/L = 1 + L/2 + …
-  if (L > 30) return -L - Math.log1p(-Math.exp(-L)); // e^L − 1 = e^L (1 − e^{−L})
-  return -Math.log(Math.expm1(L));
-}
-
-export interface NetRunOptions {
-  steps: number;
-  /** Steps after which to record (0 = the initial parameters); the last step is always recorded. */
-  record?: Iterable<number>;
-}
+export type NetRunOptions = RecordedRun;
 
 /** Trains `net` from `init` on this thread and returns the records and the final parameters. */
 export function trainNetwork(net: Network, data: ArraySet, init: Float32Array[], opts: NetTrainOptions, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
@@ -61,39 +23,9 @@ export function trainNetwork(net: Network, data: ArraySet, init: Float32Array[],
 
 /** Runs `trainer` (disposed at the end) for run.steps steps; y are its data's labels. */
 export function runTrainer(trainer: NetTrainer, y: ArrayLike<number>, run: NetRunOptions): { records: TrainRecord[]; params: Float32Array[] } {
-  const opts = trainer.opts;
   try {
-    if (!Number.isInteger(run.steps) || run.steps < 1) throw parameterError('steps', `must be a positive integer, got ${run.steps}`);
-    const wanted = new Set(run.record ?? []);
-    wanted.add(run.steps);
-    const records: TrainRecord[] = [];
-    const snapshot = (): TrainRecord => {
-      if (!trainer.params.every((W) => W.every(Number.isFinite))) throw new DivergenceError(`training produced non-finite weights by step ${trainer.stepCount}`);
-      return {
-        step: trainer.stepCount,
-        flowTime: Math.exp(trainer.logFlowTime),
-        logFlowTime: trainer.logFlowTime,
-        undone: trainer.undone,
-        ...outputMetrics(trainer.outputs(), y, trainer.params, opts),
-      };
-    };
-    try {
-      if (wanted.has(0)) records.push(snapshot());
-      while (trainer.stepCount < run.steps) {
-        trainer.step();
-        if (wanted.has(trainer.stepCount)) records.push(snapshot());
-      }
-      return { records, params: trainer.params };
-    } catch (e) {
-      if (e instanceof DivergenceError) {
-        const last = records.at(-1);
-        const tail = last
-          ? `; last finite record: step ${last.step}, logLoss ${last.logLoss}, norm ${last.norm}, minMargin ${last.minMargin}`
-          : '; no finite record before it (record earlier steps with --record to see them)';
-        throw new DivergenceError(e.message + tail);
-      }
-      throw e;
-    }
+    const measureNow = () => (trainer.params.every((W) => W.every(Number.isFinite)) ? outputMetrics(trainer.outputs(), y, trainer.params, trainer.opts) : null);
+    return { records: recordRun(trainer, run, measureNow), params: trainer.params };
   } finally {
     trainer.dispose();
   }

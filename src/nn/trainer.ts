@@ -1,7 +1,7 @@
-import { DivergenceError, InputError, parameterError } from '../errors.js';
+import { InputError, nonFiniteLoss, parameterError } from '../errors.js';
 import { objectiveOfOutputs, type LossSpec } from '../loss.js';
-import { makeSchedule, type StepSchedule } from '../schedule.js';
-import { FLOAT32_MIN_NORMAL, logAddExp, MAX_OUTPUT, MAX_UNDONE_IN_A_ROW, scheduleCoefficient, type Schedule, type StepInfo } from '../train.js';
+import { makeSchedule, scheduleCoefficient, type Schedule, type StepSchedule } from '../schedule.js';
+import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, updated, type StepInfo } from '../step.js';
 import { sizeOf, type Shape } from './layer.js';
 import type { Network } from './network.js';
 import { LocalShard, WorkerShard, type Shard } from './shard.js';
@@ -12,7 +12,7 @@ import { LocalShard, WorkerShard, type Shard } from './shard.js';
  *   2. the host evaluates log L and ∂ log L/∂f in float64 (objectiveOfOutputs) and picks the
  *      step's coefficient c (scheduleCoefficient, or a schedule given in the options);
  *   3. one upload of δ = −c ∂ log L/∂f (entries below the smallest normal float32 sent as 0:
- *      subnormal operands slow float32 arithmetic ~20×, see src/train.ts);
+ *      subnormal operands slow float32 arithmetic ~20×, see src/step.ts);
  *   4. backward on the backend, one download per layer of U_k = Σ_n δ_n ∂f_n/∂W_k = −c g_k;
  *   5. W_k + m_k U_k in float64, rounded to float32 once.
  * The host copy of the parameters is the truth; the backend gets a fresh upload after each step.
@@ -171,10 +171,7 @@ export class NetTrainer {
     const { value } = this.evaluateAny();
     if (!Number.isFinite(value)) {
       this.discard();
-      throw new DivergenceError(
-        `training produced a non-finite loss (${value}) at step ${this.stepCount + 1}` +
-          (this.stepCount > 0 ? ` (log L was ${this.lastFiniteLogLoss} before step ${this.stepCount})` : ''),
-      );
+      throw nonFiniteLoss({ loss: value, step: this.stepCount + 1, logLossBefore: this.lastFiniteLogLoss });
     }
     return this.pending!;
   }
@@ -213,27 +210,12 @@ export class NetTrainer {
     const p = this.pending;
     if (!p) throw new Error('descend() needs an evaluate() first');
     const logL = p.isLog ? p.value : Math.log(p.value);
-    const delta = new Float32Array(p.grad.length);
-    for (let i = 0; i < delta.length; i++) {
-      const d = -c * p.grad[i];
-      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-    }
-    const U = this.backward(delta);
+    const U = this.backward(outputDelta(p.grad, c));
     this.opts.layerLr?.forEach((m, k) => U[k].forEach((v, i) => (U[k][i] = m * v)));
     this.previous = { params: this.params, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
-    this.params = this.params.map((w, k) => {
-      const u = U[k];
-      const next = new Float32Array(w.length);
-      for (let i = 0; i < w.length; i++) next[i] = w[i] + u[i];
-      return next;
-    });
+    this.params = this.params.map((w, k) => updated(w, U[k]));
     this.lastUpdate = U;
-    // log η_t = log c − log L in log space (η_t passes float64 once log(1/L) > 709)
-    const logStep = p.isLog ? Math.log(c) - logL : Math.log(c);
-    this.lastFiniteLogLoss = logL;
-    this.stepCount++;
-    this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-    return { logLoss: logL, stepSize: p.isLog ? Math.exp(logStep) : c, undone: 0, coefficient: c };
+    return this.advance(c, logL, p.isLog, 0);
   }
 
   /**
@@ -250,56 +232,41 @@ export class NetTrainer {
     // the forward pass of the last kept try is at the current parameters: it is this step's evaluation
     const e = this.current();
     const logL = e.isLog ? e.value : Math.log(e.value);
-    let largest = 0;
-    for (let i = 0; i < e.f.length; i++) largest = Math.max(largest, Math.abs(e.f[i]));
-    if (largest > MAX_OUTPUT) {
+    const outOfRange = outputsOutOfRange(e.f, this.stepCount);
+    if (outOfRange) {
       this.discard();
-      throw new DivergenceError(
-        `the outputs reached |f| = ${largest.toExponential(2)} after step ${this.stepCount}, within a factor 256 of the float32 range (3.4e38): the next step would overflow; stop earlier (fewer steps)`,
-      );
+      throw outOfRange;
     }
-    const delta = new Float32Array(e.grad.length);
-    for (let i = 0; i < delta.length; i++) {
-      const d = -e.grad[i];
-      delta[i] = Math.abs(d) < FLOAT32_MIN_NORMAL ? 0 : d;
-    }
-    const G = this.backward(delta); // = −g
+    const G = this.backward(outputDelta(e.grad, 1)); // = −g
     const before = this.params;
-    let undone = 0;
-    let c = this.schedule.coefficient(logL);
-    for (;;) {
+    const tryStep = (c: number) => {
       const U = G.map((g, k) => {
         const m = (this.opts.layerLr?.[k] ?? 1) * c;
         return g.map((v) => m * v);
       });
-      this.params = before.map((w, k) => {
-        const u = U[k];
-        const next = new Float32Array(w.length);
-        for (let i = 0; i < w.length; i++) next[i] = w[i] + u[i];
-        return next;
-      });
+      this.params = before.map((w, k) => updated(w, U[k]));
       const after = this.evaluateAny();
-      if (this.schedule.accept(logL, after.isLog ? after.value : Math.log(after.value))) {
-        this.lastUpdate = U;
-        break;
-      }
+      if (!this.schedule.accept(logL, after.isLog ? after.value : Math.log(after.value))) return false;
+      this.lastUpdate = U;
+      return true;
+    };
+    const undo = () => {
       this.discard();
       this.params = before;
-      undone++;
       this.undone++;
-      if (undone >= MAX_UNDONE_IN_A_ROW) {
-        throw new DivergenceError(
-          `loss-based steps: ${undone} steps in a row from step ${this.stepCount} raised the loss (log L ${logL}), the last with α = ${c}; the parameters are those of step ${this.stepCount}`,
-        );
-      }
-      c = this.schedule.coefficient(logL);
-    }
+    };
+    const { c, undone } = tryUntilKept(this.schedule, logL, this.schedule.coefficient(logL), this.stepCount, tryStep, undo);
     this.previous = { params: before, stepCount: this.stepCount, logFlowTime: this.logFlowTime };
-    const logStep = e.isLog ? Math.log(c) - logL : Math.log(c);
+    return this.advance(c, logL, e.isLog, undone);
+  }
+
+  /** Counts a kept step with coefficient c from log L and adds its flow time. */
+  private advance(c: number, logL: number, isLog: boolean, undone: number): StepInfo {
+    const { info, logStep } = keptStep(c, logL, isLog, undone);
     this.lastFiniteLogLoss = logL;
     this.stepCount++;
     this.logFlowTime = logAddExp(this.logFlowTime, logStep);
-    return { logLoss: logL, stepSize: e.isLog ? Math.exp(logStep) : c, undone, coefficient: c };
+    return info;
   }
 
   /** Puts back the parameters, step count and flow time from before the last step (one level). */
