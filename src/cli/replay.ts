@@ -5,8 +5,7 @@ import type { Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
 import { DivergenceError, InputError } from '../errors.js';
 import { checkWeights } from '../model.js';
-import { renderSvg, trajectoryCharts } from '../plot.js';
-import { train } from '../train.js';
+import { train, type TrainRecord } from '../train.js';
 import { parseOptions } from './args.js';
 import { emit, toJson } from './output.js';
 import type { NetJob } from '../real/net-job.js';
@@ -49,12 +48,7 @@ export async function runReplay(argv: string[]): Promise<void> {
   const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
   if (values.out !== undefined) emit(toJson(trajectory), values.out);
   if (values.plot !== undefined) {
-    const svg = await renderSvg(trajectoryCharts(records, `${c.property} (${job.check})`));
-    try {
-      writeFileSync(values.plot, svg);
-    } catch (e) {
-      throw new InputError(`cannot write --plot ${values.plot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    await writePlot(values.plot, records, `${c.property} (${job.check})`);
   }
   const line = verdict
     ? `${c.property}: violates ${check.claim} (${job.check}): ${verdict}`
@@ -86,12 +80,7 @@ async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }
     emit(toJson({ config: { ...job, replayOf: file }, backend, degree: K, records, params }), values.out);
   }
   if (values.plot !== undefined) {
-    const svg = await renderSvg(trajectoryCharts(run.records, `${c.property} (${job.check})`));
-    try {
-      writeFileSync(values.plot, svg);
-    } catch (e) {
-      throw new InputError(`cannot write --plot ${values.plot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    await writePlot(values.plot, run.records, `${c.property} (${job.check})`);
   }
   const images = `${job.images.index.length} images (${job.images.path} positions ${job.images.index.join(',')})`;
   const line = verdict
@@ -99,4 +88,15 @@ async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }
     : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
   process.stdout.write(line + '\n');
   if (!verdict) process.exitCode = 1;
+}
+
+/** The trajectory's plots as one SVG file; vega (~0.6 s of CPU to import) loads only for --plot. */
+async function writePlot(path: string, records: TrainRecord[], title: string): Promise<void> {
+  const { renderSvg, trajectoryCharts } = await import('../plot.js');
+  const svg = await renderSvg(trajectoryCharts(records, title));
+  try {
+    writeFileSync(path, svg);
+  } catch (e) {
+    throw new InputError(`cannot write --plot ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
