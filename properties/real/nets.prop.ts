@@ -9,7 +9,7 @@
  *         gradients break the Euler identity ⟨w_in,U_in⟩ = ⟨w_out,U_out⟩ by rounding relative to
  *         the magnitudes of the summands, so the residual is measured in units of
  *         2Σ|w||U| (+ the rounding of W⁺): per layer ≤ C1_LAYER_TOL, per unit ≤ C1_UNIT_TOL
- *         (measured maxima below). The control: per-layer step multipliers (1, 1.5, 0.7).
+ *         (measured maxima in src/real/net-checks.ts). The control: the first layer steps 1.5× larger.
  *   R-C2  ρ_max/ρ_min falls from the fit to the end (C1 summed: the squared differences are
  *         conserved up to the η² terms while every ρ_k grows).
  *   R-C3  every layer norm ρ_k grows at every kept step after the fit (exactly: ρ_k² gains
@@ -153,6 +153,15 @@ describe('real data, ReLU networks', () => {
       params: { numRuns: runs(3) },
     });
     expectChecked('R drawn cases', checked, runs(3));
+  });
+
+  test('N-R: C1 per-layer step multipliers (1, 1.5, 0.7) break the per-unit and per-layer identities on the same CNN and images', () => {
+    const { run } = runNetJob(netJob({ ...FAST.c, steps: 30 }, 'R/all', [1, 1.5, 0.7]));
+    const unit = Math.max(...run.records.map((r) => r.c1Residual));
+    const layer = Math.max(...run.records.map((r) => r.c1LayerResidual));
+    console.log(`real control: C1 residual with multipliers: unit ${unit.toExponential(2)}, layer ${layer.toExponential(2)}`);
+    expect(unit).toBeGreaterThan(C1_UNIT_TOL);
+    expect(layer).toBeGreaterThan(C1_LAYER_TOL);
   });
 
   test('N-R: C1 per-layer step multipliers (1.5 on the first layer) break the identities; the failure shrinks to a few images and one thin layer, and replays', async () => {

@@ -63,8 +63,8 @@ export async function runReplay(argv: string[]): Promise<void> {
  * and the run is measured and checked as the property did (src/real/net-checks.ts).
  */
 async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }, values: { out?: string; plot?: string }): Promise<void> {
-  const job = c.netJob;
-  const [{ NET_CHECKS, analyseNetRun }, { runNetJob }] = await Promise.all([import('../real/net-checks.js'), import('../real/net-job.js')]);
+  const [{ NET_CHECKS, analyseNetRun }, { checkNetJob, runNetJob }] = await Promise.all([import('../real/net-checks.js'), import('../real/net-job.js')]);
+  const job = checkNetJob(c.netJob, file);
   const check = NET_CHECKS[job.check];
   if (!check) throw new InputError(`${file}: unknown check "${job.check}"`);
   const backend = (c.backend ?? 'wasm') as BackendName;

@@ -34,6 +34,25 @@ export interface NetJob {
   check: string;
 }
 
+/** A stored job as read from a file: each field checked, one line naming the first bad one. */
+export function checkNetJob(job: unknown, source: string): NetJob {
+  const j = job as Partial<NetJob> | null;
+  const bad = (what: string) => new InputError(`${source}: ${what}`);
+  if (typeof j !== 'object' || j === null || j.kind !== 'net') throw bad('netJob.kind must be "net"');
+  const im = j.images;
+  if (typeof im?.path !== 'string') throw bad('netJob.images.path must be the path of an IDX images file');
+  if (!Array.isArray(im.classes) || im.classes.length !== 2 || !im.classes.every(Number.isInteger)) throw bad('netJob.images.classes must be two class labels');
+  if (!Array.isArray(im.index) || im.index.length === 0 || !im.index.every(Number.isInteger)) throw bad('netJob.images.index must be a non-empty list of image positions');
+  const spec = j.spec as Partial<NetSpec> | undefined;
+  const sizes = spec?.kind === 'cnn' ? spec.channels : spec?.kind === 'mlp' ? spec.widths : undefined;
+  if (!Array.isArray(sizes) || !sizes.every((v) => Number.isInteger(v) && v >= 1)) throw bad('netJob.spec must be a cnn with channels or an mlp with widths (positive integers)');
+  if (!Number.isInteger(j.initSeed)) throw bad('netJob.initSeed must be an integer');
+  if (!Number.isInteger(j.steps) || j.steps! < 1 || j.steps! > 1e8) throw bad(`netJob.steps must be an integer in 1..100000000, got ${j.steps}`);
+  if (j.layerLr !== undefined && !(Array.isArray(j.layerLr) && j.layerLr.every((v) => Number.isFinite(v) && v > 0))) throw bad('netJob.layerLr must be positive numbers');
+  if (typeof j.check !== 'string') throw bad('netJob.check must name a check');
+  return j as NetJob;
+}
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const files = new Map<string, { images: IdxArray; labels: IdxArray }>();
 
