@@ -3,6 +3,8 @@ import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { CHECKS } from '../src/checks.js';
 import { saveCounterexample, storedInputs, type StoredJob } from '../src/counterexamples.js';
+import { NET_CHECKS } from '../src/real/net-checks.js';
+import type { NetJob } from '../src/real/net-job.js';
 import type { TrainRecord } from '../src/train.js';
 import { currentEvidence, reportDir, type Figure } from './evidence.js';
 
@@ -18,11 +20,13 @@ export interface ClaimProperty<T> {
   predicate: (input: T) => boolean | void;
   /** The training run behind a case, so that `replay` can re-run and re-check it. */
   job?: (input: T) => StoredJob;
+  /** Or a network run on real images (by image position), replayed the same way. */
+  netJob?: (input: T) => NetJob;
   params: fc.Parameters<[T]>;
 }
 
-/** Runs the property (stored cases first); on failure stores the shrunk case. */
-export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
+/** Runs the property (stored cases first); on failure stores the shrunk case (`stored`: its file). */
+export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> & { stored?: string } {
   const examples = storedInputs(p.id) as [T][];
   const details = fc.check(fc.property(p.arb, p.predicate), { ...p.params, examples: [...examples, ...(p.params.examples ?? [])] });
   let stored: string | undefined;
@@ -30,6 +34,8 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
     const input = details.counterexample[0];
     const job = p.job?.(input);
     if (job && !(job.check in CHECKS)) throw new Error(`unknown check ${job.check}`);
+    const netJob = p.netJob?.(input);
+    if (netJob && !(netJob.check in NET_CHECKS)) throw new Error(`unknown check ${netJob.check}`);
     stored = saveCounterexample({
       property: p.id,
       claim: p.id.split('-')[0] === 'N' ? p.id.split('-').slice(0, 2).join('-') : p.id.split('-')[0],
@@ -37,11 +43,12 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> {
       path: details.counterexamplePath ?? '',
       counterexample: details.counterexample,
       ...(job ? { job } : {}),
+      ...(netJob ? { netJob } : {}),
       failure: details.errorInstance ? String((details.errorInstance as Error).message ?? details.errorInstance) : 'the predicate returned false',
     });
   }
   reportRun(p.id, details, stored);
-  return details;
+  return { ...details, ...(stored ? { stored } : {}) };
 }
 
 /** Like fc.assert: throws fast-check's report when the property fails. */
@@ -50,7 +57,7 @@ export function assertProperty<T>(p: ClaimProperty<T>): void {
   if (details.failed) {
     const cause = details.errorInstance;
     const reason = cause instanceof Error ? cause.message : cause === undefined ? 'the predicate returned false' : String(cause);
-    throw new Error(`${fc.defaultReportMessage(details)}\nCaused by: ${reason}`, { cause });
+    throw new Error(`${fc.defaultReportMessage(details as fc.RunDetails<[T]>)}\nCaused by: ${reason}`, { cause });
   }
 }
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
+import type { NetJob } from './real/net-job.js';
 import type { Weights } from './model.js';
 import type { TrainOptions } from './train.js';
 
@@ -32,6 +33,8 @@ export interface Counterexample {
   /** The shrunk fast-check input, as given to the predicate. */
   counterexample: unknown[];
   job?: StoredJob;
+  /** A network run on real images, by image position in a shipped IDX file (src/real/net-job.ts). */
+  netJob?: NetJob;
   failure: string;
   backend: string;
   versions: Record<string, string>;

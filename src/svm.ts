@@ -104,7 +104,10 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
     for (let m = 1; m <= M; m++) Amat[i][m] = U[m - 1][i - 1] / s;
   }
   const bvec = [0, ...new Array<number>(M).fill(1)];
-  const res = solveQP(Dmat, dvec, Amat, bvec, 0);
+  // factorized [0, 1]: Dmat is passed as R⁻¹ of D = RᵀR, which for D = I is I itself. quadprog
+  // then skips its Cholesky factorization and inversion of the d×d identity (O(d³): a third of
+  // the time at d = 784); the iterations are the same arithmetic (identical results, measured).
+  const res = solveQP(Dmat, dvec, Amat, bvec, 0, [0, 1]);
   if (res.message.includes('inconsistent')) throw new NotSeparableError('quadprog: ' + res.message);
   if (res.message !== '' || !res.solution || !res.Lagrangian) {
     throw new Error(`quadprog failed: ${res.message}`); // bad arguments: a bug here

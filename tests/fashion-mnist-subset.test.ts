@@ -32,8 +32,9 @@ describe('shipped Fashion-MNIST subset', () => {
 
   for (const { classes, train, test: testCount } of PAIRS) {
     test(`pair ${classes.join(',')}: ${train} + ${train} training and ${testCount} + ${testCount} test images, balanced, pixels in [0, 1]`, () => {
+      const loaded: Record<string, ReturnType<typeof loadData>> = {};
       for (const [split, count] of [['train', train], ['t10k', testCount]] as const) {
-        const d = loadData({ path: images(split), classes });
+        const d = (loaded[split] = loadData({ path: images(split), classes }));
         expect(d.shape).toEqual([28, 28, 1]);
         expect(d.X.length).toBe(2 * count);
         expect(d.y.filter((v) => v === -1).length).toBe(count);
@@ -46,7 +47,7 @@ describe('shipped Fashion-MNIST subset', () => {
         expect(hi).toBe(1);
       }
       const first = loadData({ path: images('train'), classes, perClass: 100 });
-      const all = loadData({ path: images('train'), classes });
+      const all = loaded.train; // every training image of the pair, loaded above
       expect(first.X.length).toBe(200);
       expect(first.index.every((i) => all.index.includes(i))).toBe(true);
       expect(thrown(() => loadData({ path: images('train'), classes, perClass: train + 1 })).message).toMatch(new RegExp(`asked for ${train + 1} examples of class ${classes[0]}, there are only ${train}$`));

@@ -5,7 +5,7 @@
  * equal to training the job in-process.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { train } from '../src/train.js';
 import { checkProperty } from '../properties/store.js';
 import { runReplay } from '../src/cli/replay.js';
 import { InputError } from '../src/errors.js';
+import { readIdx } from '../src/data/idx.js';
 import { fixturePath, inMutationRun } from './harness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -94,6 +95,20 @@ describe('counterexample store and replay', () => {
     const replayed = JSON.parse(readFileSync(out(1), 'utf8'));
     expect(replayed.records.map((r: { norm: number }) => r.norm)).toEqual(records.map((r) => r.norm));
     expect(readFileSync(join(store, 'p.svg'), 'utf8')).toMatch(/^<svg[\s\S]*ρ against log t[\s\S]*<\/svg>$/);
+  });
+
+  test('replay refuses a real-data job whose image is not of its classes, or whose network is malformed, naming the problem', async () => {
+    const netJob = { kind: 'net', images: { path: 'data/fashion-mnist/train-images-idx3-ubyte.gz', classes: [1, 8], index: [0, 10] }, spec: { kind: 'cnn', inShape: [28, 28, 1], channels: [1], kernel: 3, pool: 'avg', poolSize: 2, padding: 'valid' }, initSeed: 1, steps: 1, check: 'R/steps' };
+    const write = (job: unknown) => {
+      const f = join(store, `net-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(f, JSON.stringify({ property: 'R-test', seed: 1, path: '', counterexample: [], netJob: job, failure: 'x' }));
+      return f;
+    };
+    const labels = readIdx(join(root, 'data/fashion-mnist/train-labels-idx1-ubyte.gz')).data;
+    expect([1, 8]).not.toContain(labels[0]); // position 0 holds another class
+    await expect(runReplay([write(netJob)])).rejects.toThrow(new RegExp(`image 0 is of class ${labels[0]}, not 1 or 8`));
+    await expect(runReplay([write({ ...netJob, spec: { kind: 'cnn', channels: [0] } })])).rejects.toThrow(/netJob\.spec must be a cnn with channels/);
+    await expect(runReplay([write({ ...netJob, steps: 0 })])).rejects.toThrow(InputError);
   });
 
   test('replay refuses a file that is not a counterexample with an InputError naming it', async () => {

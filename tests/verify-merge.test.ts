@@ -12,7 +12,9 @@ import { inMutationRun } from './harness.js';
  * ci run counts), each `verify --shard I/2` with its own report folder, then `verify --merge` of both.
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
-const FILES = ['properties/c3-linear-rate.prop.ts', 'properties/c2-balanced-growth.prop.ts'];
+// Two of the cheapest property files (each ~1 s of training at the ci counts): what is tested here
+// is the sharding and the merge, not the claims, which the suite checks on its own run of them.
+const FILES = ['properties/c3-linear-rate.prop.ts', 'properties/c1-balance-identity.prop.ts'];
 const dir = mkdtempSync(join(tmpdir(), 'theory3-merge-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -34,14 +36,14 @@ describe.skipIf(inMutationRun)('verify --merge: shards of an explore run give on
     for (const s of shards) expect(s.code, s.stderr.slice(-2000)).toBe(0);
     const parts = [1, 2].map((i) => json(join(dir, 'shards', `shard-${i}`, 'report.json')));
     // vitest shards by file: each shard ran one of the two files
-    expect(parts.map((p) => p.claims.map((c) => c.id).sort())).toEqual(expect.arrayContaining([['C2'], ['C3']]));
+    expect(parts.map((p) => p.claims.map((c) => c.id).sort())).toEqual(expect.arrayContaining([['C1'], ['C3']]));
 
     const merged = await verify(['--merge', join(dir, 'shards'), '--report', join(dir, 'merged')]);
     expect(merged.code, merged.stderr.slice(-2000)).toBe(0);
     const report = json(join(dir, 'merged', 'report.json'));
     expect(report.schemaVersion).toBe(1);
     expect(report.shards).toBe(2);
-    expect(report.claims.map((c) => c.id)).toEqual(['C2', 'C3']);
+    expect(report.claims.map((c) => c.id)).toEqual(['C1', 'C3']);
     const ids = report.claims.flatMap((c) => [c.id, ...c.controls.map((n) => n.id)]);
     expect(new Set(ids).size).toBe(ids.length);
     const shardIds = parts.flatMap((p) => p.claims.flatMap((c) => [c.id, ...c.controls.map((n) => n.id)]));

@@ -5,10 +5,10 @@ import type { Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
 import { DivergenceError, InputError } from '../errors.js';
 import { checkWeights } from '../model.js';
-import { renderSvg, trajectoryCharts } from '../plot.js';
-import { train } from '../train.js';
+import { train, type TrainRecord } from '../train.js';
 import { parseOptions } from './args.js';
 import { emit, toJson } from './output.js';
+import type { NetJob } from '../real/net-job.js';
 
 export const REPLAY_USAGE = 'theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]';
 
@@ -23,6 +23,7 @@ export async function runReplay(argv: string[]): Promise<void> {
   const file = positionals[0];
   const c = readJsonFile(file, 'counterexample') as Partial<Counterexample> | null;
   if (typeof c !== 'object' || c === null || typeof c.property !== 'string') throw new InputError(`${file} is not a counterexample file (no "property")`);
+  if (c.netJob) return replayNetJob(file, c as Counterexample & { netJob: NetJob }, values);
   if (!c.job) throw new InputError(`${file}: property ${c.property} stored no training job; rerun it with THEORY3_SEED=${c.seed} instead`);
   const job = c.job;
   const check = CHECKS[job.check];
@@ -47,12 +48,7 @@ export async function runReplay(argv: string[]): Promise<void> {
   const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
   if (values.out !== undefined) emit(toJson(trajectory), values.out);
   if (values.plot !== undefined) {
-    const svg = await renderSvg(trajectoryCharts(records, `${c.property} (${job.check})`));
-    try {
-      writeFileSync(values.plot, svg);
-    } catch (e) {
-      throw new InputError(`cannot write --plot ${values.plot}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    await writePlot(values.plot, records, `${c.property} (${job.check})`);
   }
   const line = verdict
     ? `${c.property}: violates ${check.claim} (${job.check}): ${verdict}`
@@ -60,4 +56,47 @@ export async function runReplay(argv: string[]): Promise<void> {
   // With --out the trajectory owns no stdout; the verdict goes to stdout either way, as one line.
   process.stdout.write(line + '\n');
   if (!verdict) process.exitCode = 1;
+}
+
+/**
+ * A network run on real images: the images are read from the IDX file the job names, by position,
+ * and the run is measured and checked as the property did (src/real/net-checks.ts).
+ */
+async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }, values: { out?: string; plot?: string }): Promise<void> {
+  const [{ NET_CHECKS, analyseNetRun }, { checkNetJob, runNetJob }] = await Promise.all([import('../real/net-checks.js'), import('../real/net-job.js')]);
+  const job = checkNetJob(c.netJob, file);
+  const check = NET_CHECKS[job.check];
+  if (!check) throw new InputError(`${file}: unknown check "${job.check}"`);
+  const backend = (c.backend ?? 'wasm') as BackendName;
+  await useBackend(backend);
+  const { run, K } = runNetJob(job);
+  const verdict = check.run(analyseNetRun(run, K));
+  if (values.out !== undefined) {
+    // Figures a record does not have yet are left out, not written as NaN: the stationarity gap and
+    // the loss before the step at step 0, the KKT slackness before L < 1.
+    const undefinedYet = new Set(['stationarityGap', 'slackness', 'logLossBefore']);
+    const records = run.records.map((r) => Object.fromEntries(Object.entries(r).filter(([k, v]) => !(undefinedYet.has(k) && Number.isNaN(v)))));
+    const params = run.params.map((W) => Array.from(W));
+    emit(toJson({ config: { ...job, replayOf: file }, backend, degree: K, records, params }), values.out);
+  }
+  if (values.plot !== undefined) {
+    await writePlot(values.plot, run.records, `${c.property} (${job.check})`);
+  }
+  const images = `${job.images.index.length} images (${job.images.path} positions ${job.images.index.join(',')})`;
+  const line = verdict
+    ? `${c.property}: violates ${check.claim} (${job.check}) on ${images}: ${verdict}`
+    : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
+  process.stdout.write(line + '\n');
+  if (!verdict) process.exitCode = 1;
+}
+
+/** The trajectory's plots as one SVG file; vega (~0.6 s of CPU to import) loads only for --plot. */
+async function writePlot(path: string, records: TrainRecord[], title: string): Promise<void> {
+  const { renderSvg, trajectoryCharts } = await import('../plot.js');
+  const svg = await renderSvg(trajectoryCharts(records, title));
+  try {
+    writeFileSync(path, svg);
+  } catch (e) {
+    throw new InputError(`cannot write --plot ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }

@@ -3,12 +3,20 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { resolveProfile } from '../profile.js';
 import { InputError } from '../errors.js';
-import { readRunData, type RunInfo } from '../report/data.js';
-import { reportHtml } from '../report/html.js';
-import { buildReport, type Report, type TestOutcome } from '../report/model.js';
-import { plotsOf } from '../report/plots.js';
-import { violationViews } from '../report/violations.js';
+import type { RunInfo } from '../report/data.js';
+import type { Report, TestOutcome } from '../report/model.js';
 import { parseOptions } from './args.js';
+
+/**
+ * The report's modules (vega among them: ~0.6 s of CPU to import) load only when a report is
+ * written, so that a bad option or THEORY3_* variable is refused at once.
+ */
+const reportModules = async () => {
+  const [data, html, model, plots, violations] = await Promise.all([
+    import('../report/data.js'), import('../report/html.js'), import('../report/model.js'), import('../report/plots.js'), import('../report/violations.js'),
+  ]);
+  return { ...data, ...html, ...model, ...plots, ...violations };
+};
 
 export const VERIFY_USAGE = `theory3 verify [--report DIR] [--shard I/N] [vitest filters…]
   theory3 verify --merge DIR [--report OUT]
@@ -109,12 +117,13 @@ async function mergeShards(root: string, dir: string): Promise<void> {
   const jsonFile = join(work, 'vitest.json');
   const code = await runVitest(['--merge-reports', blobs, '--reporter=json', `--outputFile.json=${jsonFile}`], process.env);
   const outcomes = readOutcomes(jsonFile, code);
-  const runs = readRunData(dataDirs).runs;
+  const runs = (await reportModules()).readRunData(dataDirs).runs;
   process.stderr.write(`theory3: merged ${shards.length} shard(s) from ${relative(process.cwd(), root) || root}: ${outcomes.length} tests\n`);
   await writeReport(dir, outcomes, dataDirs, runs);
 }
 
 async function writeReport(dir: string, outcomes: TestOutcome[], dataDirs: string[], runs: RunInfo[]): Promise<void> {
+  const { readRunData, buildReport, plotsOf, violationViews, reportHtml } = await reportModules();
   const data = readRunData(dataDirs);
   const report: Report = buildReport(outcomes, data, {
     profile: [...new Set(runs.map((r) => r.profile))].join('+') || 'unknown',
