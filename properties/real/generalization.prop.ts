@@ -21,9 +21,11 @@
  *     so the gaps are ~2–4e-4 and D ~ 5e-5–2e-4 with a spread of the same order; a betting test
  *     whose bets are capped at ½/B_D gains at most ≈ D/(2B_D) ≈ 4e-5 of log-wealth per
  *     replicate and needs ≈ ln(1/α)/(D/(2B_D)) ~ 10⁵ replicates (each ~30 s: one N = 4,000
- *     training). What is asserted: the premise on every image, every gap under the explicit
- *     Rademacher + Hoeffding bound (non-vacuous at N = 4,000: 0.19 < 1, the first N where it is),
- *     and the betting test not ending in 'fail' (evidence AGAINST the claim at α). What is
+ *     training); at 6 replicates it cannot even reach 'fail' (6·log 1.5 < ln(1/α)), so its verdict
+ *     is reported, not asserted. What is asserted: the premise on every image, every training
+ *     margin positive at first fit (what B_D rests on), every gap under the explicit Rademacher +
+ *     Hoeffding bound (non-vacuous at N = 4,000: 0.19 < 1, the first N where it is; the measured
+ *     gaps are ~10³× below it, so it only catches gross errors). What is
  *     reported (figures and the gap-against-N plot): mean gaps with 95% t-intervals, mean D and
  *     the rate form gap(N) − 2·gap(4N) with their intervals, the test's verdict and confidence
  *     sequence, and the replicates it would need at the measured effect.
@@ -106,6 +108,8 @@ function measure(train: Images, test: Images, seed: number, label: string): Meas
   if (!fit) throw new Error(`${label}: no L < 1 within ${STEP_CAP} steps`);
   const V = normalizeParams(fit.params);
   const trainMargins = checkedMargins(mlpMargins(V, WIDTHS, train), B);
+  // L < 1 (sum) puts every training margin above 0: the train loss lies in [ℓ(B), log 2], B_D rests on it
+  expect(Math.min(...trainMargins), `${label}: smallest normalized training margin at first fit`).toBeGreaterThan(0);
   const testMargins = checkedMargins(mlpMargins(V, WIDTHS, test), B);
   const rho = rhoOf(fit.params);
   const raw = (q: number[]) => meanLogistic(q.map((v) => v * rho));
@@ -191,10 +195,6 @@ function reportGapExperiment(e: ReturnType<typeof gapExperiment>, s: Scale) {
   });
 }
 
-function assertGapExperiment(e: ReturnType<typeof gapExperiment>) {
-  for (const t of e.tests) expect(t.verdict, `the betting test found evidence AGAINST E[gap(N) − gap(4N)] > 0 at α = ${e.alpha}`).not.toBe('fail');
-}
-
 /** Labels with a nested fraction flipped: the first ⌈f·N⌉ of one shuffle of the set. */
 function corrupted(y: number[], fractions: number[], seed: number): number[][] {
   const order = sampleWithoutReplacement(stream(seed, 'noise'), y.length, y.length);
@@ -237,6 +237,7 @@ const R2_MIN = 0.8;
 function memo091(s: Memo091Scale) {
   const { pool, test } = loadSets({ sizes: [Math.min(POOL_PER_CLASS, 4 * s.perClass) * 2], replicates: 1, testPerClass: s.testPerClass });
   const pts: { x: number; y: number; series: string }[] = [];
+  const raw: { x: number; y: number }[] = [];
   const tick = progress(`Memo 091, ${PAIR_LABEL}, 2×${s.perClass}: trainings`, s.tasks * s.fractions.length);
   let done = 0;
   for (let t = 0; t < s.tasks; t++) {
@@ -248,20 +249,22 @@ function memo091(s: Memo091Scale) {
       tick(++done);
       if (!fit) throw new Error(`Memo 091: task ${t}, ${s.fractions[j] * 100}% corrupted: no L < 1 within ${STEP_CAP} steps`);
       const V = normalizeParams(fit.params);
-      const x = meanLogistic(checkedMargins(mlpMargins(V, WIDTHS, noisy), B));
-      const yTest = meanLogistic(checkedMargins(mlpMargins(V, WIDTHS, test), B));
+      const qTrain = checkedMargins(mlpMargins(V, WIDTHS, noisy), B);
+      const x = meanLogistic(qTrain);
+      const qTest = checkedMargins(mlpMargins(V, WIDTHS, test), B);
+      const yTest = meanLogistic(qTest);
+      const rho = rhoOf(fit.params);
+      raw.push({ x: meanLogistic(qTrain.map((v) => v * rho)), y: meanLogistic(qTest.map((v) => v * rho)) });
       pts.push({ x, y: yTest, series: `${Math.round(s.fractions[j] * 100)}% labels flipped` });
       console.log(`real Memo 091 task ${t}, ${fmt(s.fractions[j] * 100)}% flipped: fit at step ${fit.steps} (${fit.undone} undone), normalized train loss ${x.toFixed(6)}, test loss ${yTest.toFixed(6)}`);
     });
   }
-  return { pts, fit: lineFit(pts) };
+  return { pts, fit: lineFit(pts), rawFit: lineFit(raw) };
 }
 
 describe('real data, C7: the normalized network generalizes better with more images', () => {
-  test(`R: C7 fast slice, ${PAIR_LABEL}, N = ${FAST.sizes.join(' and ')}, one replicate: normalized margins in [−B, B], gaps under the bound, no evidence against the decrease`, () => {
-    const e = gapExperiment(FAST);
-    assertGapExperiment(e);
-    reportGapExperiment(e, FAST);
+  test(`R: C7 fast slice, ${PAIR_LABEL}, N = ${FAST.sizes.join(' and ')}, one replicate: normalized margins in [−B, B], gaps under the bound, the decrease reported`, () => {
+    reportGapExperiment(gapExperiment(FAST), FAST);
   });
 
   test('N-R: C7 the UNnormalized network leaves [−B, B]: the premise of the bound refuses it (fast slice)', () => {
@@ -275,11 +278,10 @@ describe('real data, C7: the normalized network generalizes better with more ima
     expect(() => checkedMargins(mlpMargins(normalizeParams(fit.params), WIDTHS, test), B)).not.toThrow();
   });
 
-  test.runIf(isReal())(`R: C7 ${PAIR_LABEL}, N = ${REAL.sizes.join(', ')} nested, ${REAL.replicates} replicates (subset order and init), MLP 64-64 at first fit: gaps under the bound, betting test at α = ${ALPHA} (reported), support-vector images`, () => {
+  test.runIf(isReal())(`R: C7 ${PAIR_LABEL}, N = ${REAL.sizes.join(', ')} nested, ${REAL.replicates} replicates (subset order and init), MLP 64-64 at first fit: every training margin positive, gaps under the bound; the decrease and the betting test at α = ${ALPHA} reported; support-vector images`, () => {
     const started = Date.now();
     const e = gapExperiment(REAL);
     reportGapExperiment(e, REAL);
-    assertGapExperiment(e);
     reportImages(`R-C7-sv-net`, `the 8 training images of smallest normalized margin, MLP 64-64 at first fit on N = ${REAL.sizes.at(-1)} (replicate 0)`, supportImages(e.first, e.firstSet, 8));
     // the linear SVM on the smallest nested set of replicate 0 (quadprog; seconds at N = 250)
     const [small] = nestedSets(e.pool, [REAL.sizes[0]], 1);
@@ -299,8 +301,9 @@ describe('real data, Memo 091: normalized test loss against normalized train los
   });
 
   test.runIf(isReal())(`R: Memo 091 ${PAIR_LABEL}, 2×${MEMO_REAL.perClass} images, ${MEMO_REAL.tasks} tasks × ${MEMO_REAL.fractions.length} corruption levels 0–50%: test ≈ a + b·train with R² ≥ ${R2_MIN}`, () => {
-    const { pts, fit } = memo091(MEMO_REAL);
-    console.log(`real Memo 091: test ≈ ${fmt(fit.a)} + ${fmt(fit.b)}·train, R² = ${fmt(fit.r2)} over ${pts.length} networks`);
+    const { pts, fit, rawFit } = memo091(MEMO_REAL);
+    console.log(`real Memo 091: test ≈ ${fmt(fit.a)} + ${fmt(fit.b)}·train, R² = ${fmt(fit.r2)} over ${pts.length} networks; the UNnormalized losses: slope ${fmt(rawFit.b)}, R² ${fmt(rawFit.r2)}`);
+    reportFigure({ name: `Memo 091 ${PAIR_LABEL}: R² of the UNnormalized test loss on the UNnormalized train loss (slope ${fmt(rawFit.b)}; not claimed)`, value: rawFit.r2, predicted: 'no relation claimed' });
     reportScatter('R-memo091', {
       title: 'Memo 091: normalized test loss against normalized train loss',
       xTitle: 'normalized train loss (noisy labels)', yTitle: 'normalized test loss (clean labels)', points: pts,
