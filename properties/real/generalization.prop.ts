@@ -30,15 +30,20 @@
  *     the rate form gap(N) − 2·gap(4N) with their intervals, the test's verdict and confidence
  *     sequence, and the replicates it would need at the measured effect.
  * (2) N-R: C7 control: the UNnormalized network is not covered — its margins (~ρ·q̄, ρ ≈ 250–500)
- *     leave [−B, B] and the premise check refuses it; its gap (reported) does not shrink with N.
- * (3) R: Memo 091: N_091 = 2 × 250 training images with a nested fraction f ∈ {0, 0.1, …, 0.5} of
- *     their labels flipped (the first ⌈f·N⌉ of one shuffle), the clean test set; every network
- *     trained from the same init to first fit on its noisy labels; a least-squares line of the
- *     normalized test loss against the normalized train loss over all (task, f): R² and slope.
- *     Asserted: slope > 0 and R² ≥ R2_MIN (the memo's "close to linear"); see R2_MIN for the
- *     measured figures.
- * Fast slices (every profile, ~1–2 s): the same code on 2 × 20 / 2 × 80 images and 2 × 100 test
- * images, one replicate (premise, bound, control), and Memo 091 on 2 × 30 images at f = 0, ¼, ½.
+ *     leave [−B, B] and the premise check refuses it; its gap (reported: ~0.05 at N = 250, ~0.032
+ *     at 1,000 and at 4,000) stops shrinking from N = 1,000 to 4,000.
+ * (3) R: Memo 091: 2 × 50 training images (2 tasks: subset and init) with a nested fraction
+ *     f ∈ {0, 0.1, …, 0.5} of their labels flipped (the first ⌈f·N⌉ of one shuffle), the clean
+ *     test set; every network trained from its task's init to first fit on its noisy labels; a
+ *     least-squares line of the normalized test loss against the normalized train loss over all
+ *     (task, f): R² and slope. Asserted: slope > 0 and R² ≥ R2_MIN. Measured (2026-12-03): R² =
+ *     0.964, slope 1.36 over 12 networks. Control (N-R): the same networks' UNnormalized losses
+ *     fail the check (R² 0.259, slope 415): at first fit the raw train loss is < 1/N at every
+ *     level and carries no information. Not at 2 × 250: the noisy fits need 250–1,400 loss-based
+ *     steps at 2 × 50 already (126 s for the 12 under load), far more at 2 × 250.
+ * Fast slices (every profile, 1.2–1.9 s of CPU measured): C7 at N = 20 and 80 (2 × 10, 2 × 40)
+ * with 2 × 100 test images, one replicate (premise, positive margins, bound), the control, and
+ * Memo 091 on 2 × 10 images at f = 0 and 0.2.
  */
 import { describe, expect, test } from 'vitest';
 import { logistic, logisticLipschitz, rademacherBound } from '../../src/generalization.js';
@@ -229,8 +234,8 @@ interface Memo091Scale {
 const MEMO_REAL: Memo091Scale = { perClass: 50, fractions: [0, 0.1, 0.2, 0.3, 0.4, 0.5], tasks: 2, testPerClass: 1000 };
 const MEMO_FAST: Memo091Scale = { perClass: 10, fractions: [0, 0.2], tasks: 1, testPerClass: 100 };
 /**
- * The memo's relation is "close to linear"; R2_MIN is the threshold of the brief of this check
- * (see the README for the measured R²).
+ * The memo's relation is "close to linear": R² ≥ 0.8 is the threshold this check holds it to
+ * (measured 0.964; the synthetic exploratory version asserts only a within-task 0.2).
  */
 const R2_MIN = 0.8;
 
@@ -300,8 +305,12 @@ describe('real data, Memo 091: normalized test loss against normalized train los
     expect(fit.b).toBeGreaterThan(0);
   });
 
+  // the real run's networks, shared by the claim and its control (the control trains them only when run alone)
+  let realRun: ReturnType<typeof memo091> | null = null;
+  const realMemo = () => (realRun ??= memo091(MEMO_REAL));
+
   test.runIf(isReal())(`R: Memo 091 ${PAIR_LABEL}, 2×${MEMO_REAL.perClass} images, ${MEMO_REAL.tasks} tasks × ${MEMO_REAL.fractions.length} corruption levels 0–50%: test ≈ a + b·train with R² ≥ ${R2_MIN}`, () => {
-    const { pts, fit, rawFit } = memo091(MEMO_REAL);
+    const { pts, fit, rawFit } = realMemo();
     console.log(`real Memo 091: test ≈ ${fmt(fit.a)} + ${fmt(fit.b)}·train, R² = ${fmt(fit.r2)} over ${pts.length} networks; the UNnormalized losses: slope ${fmt(rawFit.b)}, R² ${fmt(rawFit.r2)}`);
     reportFigure({ name: `Memo 091 ${PAIR_LABEL}: R² of the UNnormalized test loss on the UNnormalized train loss (slope ${fmt(rawFit.b)}; not claimed)`, value: rawFit.r2, predicted: 'no relation claimed' });
     reportScatter('R-memo091', {
@@ -311,5 +320,13 @@ describe('real data, Memo 091: normalized test loss against normalized train los
     reportFigure({ name: `Memo 091 ${PAIR_LABEL}: R² of test loss on train loss (slope ${fmt(fit.b)}, ${pts.length} networks)`, value: fit.r2, predicted: `≥ ${R2_MIN}` });
     expect(fit.b).toBeGreaterThan(0);
     expect(fit.r2).toBeGreaterThanOrEqual(R2_MIN);
+  }, 900_000);
+
+  test.runIf(isReal())(`N-R: Memo 091 the same networks' UNnormalized losses are not close to linear (R² < ${R2_MIN})`, () => {
+    // At first fit every unnormalized train margin is > 0 and the sum exp loss < 1, so the raw train
+    // loss is below 1/N at every corruption level and says nothing about the test loss (measured R² 0.259).
+    const { rawFit } = realMemo();
+    console.log(`real N-Memo 091: unnormalized test loss on unnormalized train loss: slope ${fmt(rawFit.b)}, R² ${fmt(rawFit.r2)}`);
+    expect(rawFit.r2).toBeLessThan(R2_MIN);
   }, 900_000);
 });
