@@ -48,8 +48,8 @@ describe('the real-data generalization pieces of the report', () => {
       { n: 250, gap: 4e-4, which: 'normalized loss gap', lower: 3e-4, upper: 5e-4, bound: 0.6 },
       { n: 4000, gap: 2e-4, which: 'normalized loss gap', lower: 1.5e-4, upper: 2.5e-4, bound: 0.19 },
     ] }));
-    // points on y = 1 + 2x exactly, but one: R² below 1, slope near 2
-    const points = [0, 1, 2, 3].map((x) => ({ x, y: 1 + 2 * x + (x === 3 ? 0.3 : 0), series: `${x * 10}% labels flipped` }));
+    // points on y = 1 + 2x exactly, but one 1.5 above: R² clearly below 1
+    const points = [0, 1, 2, 3].map((x) => ({ x, y: 1 + 2 * x + (x === 3 ? 1.5 : 0), series: `${x * 10}% labels flipped` }));
     writeFileSync(join(data, 'scatter-R-memo091.json'), JSON.stringify({ id: 'R-memo091', test: title, title: 'Memo 091: normalized test loss against normalized train loss', xTitle: 'train', yTitle: 'test', points }));
     const img = Array.from({ length: 784 }, (_, i) => (i % 29 === 0 ? 1 : 0));
     writeFileSync(join(data, 'images-R-C7-sv-net.json'), JSON.stringify({ id: 'R-C7-sv-net', test: title, title: 'smallest normalized margins', shape: [28, 28], images: [{ pixels: img, caption: 'bag, q̄ = 1e-3' }, { pixels: img, caption: 'trouser <&>' }] }));
@@ -64,9 +64,12 @@ describe('the real-data generalization pieces of the report', () => {
     ]);
     expect(plots[0].svg).toContain('Rademacher bound');
     // the fitted line's legend: slope of the least-squares line and R² computed from the points
-    const slope = 2 + (0.3 * 1.5) / 5; // Σ(x − x̄)(y − ȳ)/Σ(x − x̄)² with x̄ = 1.5
-    expect(plots[1].svg).toContain(`slope ${slope.toPrecision(3)}`);
-    expect(plots[1].svg).toMatch(/R² = 0\.99\d/);
+    const mx = 1.5;
+    const my = points.reduce((t, p) => t + p.y, 0) / 4;
+    const sxy = points.reduce((t, p) => t + (p.x - mx) * (p.y - my), 0);
+    const syy = points.reduce((t, p) => t + (p.y - my) ** 2, 0);
+    const slope = sxy / 5; // Σ(x − x̄)² = 5
+    expect(plots[1].svg).toContain(`slope ${slope.toPrecision(3)}, R² = ${((sxy * sxy) / (5 * syy)).toPrecision(3)}`);
     const tiles = plots[2].svg.match(/<image [^>]*href="data:image\/png;base64,[^"]+"/g) ?? [];
     expect(tiles).toHaveLength(2);
     expect(plots[2].svg).toContain('trouser &lt;&amp;&gt;');
