@@ -41,7 +41,7 @@
  *     fail the check (R² 0.259, slope 415): at first fit the raw train loss is < 1/N at every
  *     level and carries no information. Not at 2 × 250: the noisy fits need 250–1,400 loss-based
  *     steps at 2 × 50 already (126 s for the 12 under load), far more at 2 × 250.
- * Fast slices (every profile, 1.2–1.9 s of CPU measured): C7 at N = 20 and 80 (2 × 10, 2 × 40)
+ * Fast slices (every profile, 1.0–1.3 s of CPU measured): C7 at N = 20 and 80 (2 × 10, 2 × 40)
  * with 2 × 100 test images, one replicate (premise, positive margins, bound), the control, and
  * Memo 091 on 2 × 10 images at f = 0 and 0.2.
  */
