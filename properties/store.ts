@@ -126,3 +126,29 @@ export function reportGaps(id: string, points: GapPoint[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `gaps-${id}.json`), JSON.stringify({ id, test: currentEvidence().title, points }));
 }
+
+/** Images for the report (28×28 grayscale, pixels in [0, 1] up to a scale), each with a caption. */
+export interface ReportImage {
+  pixels: number[];
+  caption: string;
+}
+export function reportImages(id: string, title: string, images: ReportImage[], shape: [number, number] = [28, 28]): void {
+  const dir = reportDir();
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `images-${id}.json`), JSON.stringify({ id, test: currentEvidence().title, title, shape, images }));
+}
+
+/** Points (x, y) in named series, for a scatter plot with its least-squares line (Memo 091). */
+export interface ScatterSpec {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  points: { x: number; y: number; series: string }[];
+}
+export function reportScatter(id: string, spec: ScatterSpec): void {
+  const dir = reportDir();
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `scatter-${id}.json`), JSON.stringify({ id, test: currentEvidence().title, ...spec }));
+}

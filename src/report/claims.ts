@@ -42,7 +42,7 @@ export const CLAIMS: Record<string, { title: string; statement: string; key?: st
   },
   R: {
     title: 'The claims on real data (Fashion-MNIST)',
-    statement: 'On Fashion-MNIST class pairs: the linear model’s ‖w‖ grows with slope 1/γ* in log t and turns to the exact SVM (C3, C5); a ReLU MLP and a bias-free CNN trained past fitting with loss-based steps keep the per-unit balance identities (C1), balance their layers (C2), grow ρ at most like log t (C3), keep the smoothed margin monotone up to the step’s second-order allowance (C4) and approach a KKT point: the softmax weights concentrate on the minimum-margin images (C5).',
+    statement: 'On Fashion-MNIST class pairs: the linear model’s ‖w‖ grows with slope 1/γ* in log t and turns to the exact SVM (C3, C5); a ReLU MLP and a bias-free CNN trained past fitting with loss-based steps keep the per-unit balance identities (C1), balance their layers (C2), grow ρ at most like log t (C3), keep the smoothed margin monotone up to the step’s second-order allowance (C4) and approach a KKT point: the softmax weights concentrate on the minimum-margin images (C5). The normalized MLP’s margins stay in [−1, 1] on unit-norm images and its gap stays under the Rademacher bound, its decrease with N reported with intervals (C7); across label corruption its normalized test loss is close to a linear function of its normalized train loss (Memo 091).',
     key: 'final angle',
   },
 };

@@ -10,6 +10,8 @@ import type { TrainRecord } from '../train.js';
  *   tests.jsonl           one line per test: what it ran (TestEvidence)
  *   trajectory-<id>.json  a claim's representative training run
  *   gaps-<id>.json        mean gaps against N (C7)
+ *   scatter-<id>.json     points in series, drawn with their least-squares line (Memo 091)
+ *   images-<id>.json      small grayscale images with captions (support vectors on real data)
  *   counterexamples/<property>/<id>.json   counterexamples stored during the run
  *   run.json              profile, seed, backend, shard, seconds of the run
  */
@@ -34,6 +36,8 @@ export interface TestEvidence {
 export interface Trajectory { id: string; test?: string; records: TrainRecord[]; figures: Record<string, number> }
 export interface GapPoint { n: number; gap: number; which: string; lower?: number; upper?: number; bound?: number; replicates?: number }
 export interface GapSet { id: string; test?: string; points: GapPoint[] }
+export interface ScatterSet { id: string; test?: string; title: string; xTitle: string; yTitle: string; points: { x: number; y: number; series: string }[] }
+export interface ImageSet { id: string; test?: string; title: string; shape: [number, number]; images: { pixels: number[]; caption: string }[] }
 export interface StoredCase { property: string; id: string; file: string; content: Counterexample }
 export interface RunInfo { profile: string; seed: number; backend: string; shard: string | null; seconds: number }
 
@@ -41,6 +45,8 @@ export interface RunData {
   tests: TestEvidence[];
   trajectories: Trajectory[];
   gaps: GapSet[];
+  scatters: ScatterSet[];
+  images: ImageSet[];
   counterexamples: StoredCase[];
   runs: RunInfo[];
 }
@@ -49,7 +55,7 @@ const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) 
 
 /** Reads one or several data folders; `base` makes the counterexample paths relative (for replay commands). */
 export function readRunData(dirs: string[], base = process.cwd()): RunData {
-  const data: RunData = { tests: [], trajectories: [], gaps: [], counterexamples: [], runs: [] };
+  const data: RunData = { tests: [], trajectories: [], gaps: [], scatters: [], images: [], counterexamples: [], runs: [] };
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     const names = readdirSync(dir).sort();
@@ -65,6 +71,12 @@ export function readRunData(dirs: string[], base = process.cwd()): RunData {
       } else if (n.startsWith('gaps-')) {
         const g = readJson<GapSet>(join(dir, n));
         if (!data.gaps.some((x) => x.id === g.id)) data.gaps.push(g);
+      } else if (n.startsWith('scatter-')) {
+        const g = readJson<ScatterSet>(join(dir, n));
+        if (!data.scatters.some((x) => x.id === g.id)) data.scatters.push(g);
+      } else if (n.startsWith('images-')) {
+        const g = readJson<ImageSet>(join(dir, n));
+        if (!data.images.some((x) => x.id === g.id)) data.images.push(g);
       }
     }
     if (existsSync(join(dir, 'run.json'))) data.runs.push(readJson<RunInfo>(join(dir, 'run.json')));

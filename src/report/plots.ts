@@ -1,9 +1,11 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../plot.js';
 import type { TrainRecord } from '../train.js';
-import type { GapSet, RunData, Trajectory } from './data.js';
+import type { GapSet, ImageSet, RunData, ScatterSet, Trajectory } from './data.js';
 import { angleFit, C3_RATE, degree, lateHalf, lateRecords, lossClock, rhoSlope } from './figures.js';
-import { fitInverseSqrt } from './fit.js';
+import { fitInverseSqrt, fitLine } from './fit.js';
+import { escapeHtml } from './format.js';
+import { grayPngDataUri } from './png.js';
 
 /**
  * Every plot shows the data with what theory predicts for it (a fitted line, a predicted slope, a
@@ -158,6 +160,43 @@ function gapPlot(g: GapSet): TopLevelSpec | null {
   return chart('generalization gap against N (95% intervals)', layers);
 }
 
+/** Points in series with the least-squares line through all of them, its slope and R² in the legend. */
+export function scatterSpec(s: ScatterSet): TopLevelSpec | null {
+  if (s.points.length < 2) return null;
+  const rows: Row[] = s.points.map((p) => ({ x: p.x, y: p.y, series: p.series }));
+  const layers: Layer[] = [{ data: { values: rows }, mark: { type: 'point', filled: true, size: 50 }, encoding: { x: q('x', s.xTitle, { scale: { zero: false } }), y: q('y', s.yTitle, { scale: { zero: false } }), color } }];
+  const fit = fitLine(s.points);
+  if (fit) {
+    const my = s.points.reduce((t, p) => t + p.y, 0) / s.points.length;
+    const ssTot = s.points.reduce((t, p) => t + (p.y - my) ** 2, 0);
+    const ssRes = s.points.reduce((t, p) => t + (p.y - fit.a - fit.b * p.x) ** 2, 0);
+    const xs = s.points.map((p) => p.x);
+    const label = `least squares: slope ${fit.b.toPrecision(3)}, R² = ${(1 - ssRes / ssTot).toPrecision(3)}`;
+    layers.push(line(segment(label, Math.min(...xs), Math.max(...xs), (x) => fit.a + fit.b * x, 'x', 'y'), q('x', ''), q('y', ''), { dash: true }));
+  }
+  return chart(s.title, layers);
+}
+
+const TILE = 56;
+const CAPTION = 30;
+/** Images as a grid of inline PNG tiles with their captions, one SVG (no vega: nothing to plot). */
+export function imagesSvg(set: ImageSet): string {
+  const [h, w] = set.shape;
+  const cols = Math.min(set.images.length, 4);
+  const rows = Math.ceil(set.images.length / cols);
+  const cellW = 150;
+  const width = cols * cellW;
+  const height = 28 + rows * (TILE + CAPTION);
+  const tiles = set.images.map((im, i) => {
+    const x = (i % cols) * cellW;
+    const y = 28 + Math.floor(i / cols) * (TILE + CAPTION);
+    return `<image x="${x + (cellW - TILE) / 2}" y="${y}" width="${TILE}" height="${TILE}" style="image-rendering:pixelated" href="${grayPngDataUri(im.pixels, w, h)}"/>` +
+      `<text x="${x + cellW / 2}" y="${y + TILE + 14}" font-size="10" text-anchor="middle">${escapeHtml(im.caption)}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img"><title>${escapeHtml(set.title)}</title>` +
+    `<text x="0" y="16" font-size="12" font-weight="bold">${escapeHtml(set.title.length > 90 ? set.title.slice(0, 87) + '…' : set.title)}</text>${tiles.join('')}</svg>`;
+}
+
 /** γ̃ and log L against the step, with the step from which L < 1 (where the claims apply): every run has this view, however short. */
 export function stepSpec(records: TrainRecord[]): TopLevelSpec | null {
   const rows: Row[] = records
@@ -192,5 +231,10 @@ export async function plotsOf(data: RunData): Promise<Plot[]> {
     const spec = gapPlot(g);
     if (spec) out.push(...(await render(g.id.split('-')[0], g.id, [spec])));
   }
+  for (const s of data.scatters) {
+    const spec = scatterSpec(s);
+    if (spec) out.push(...(await render(s.id.split('-')[0], s.id, [spec])));
+  }
+  for (const set of data.images) out.push({ claim: set.id.split('-')[0], source: set.id, title: set.title, svg: imagesSvg(set) });
   return out;
 }
