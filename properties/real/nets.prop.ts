@@ -1,7 +1,7 @@
 /**
  * C1–C5 for a ReLU MLP (depth 3, width 64) and a bias-free CNN (src/nn) on Fashion-MNIST class
  * pairs, trained with the exp loss (sum) and loss-based steps (adaptive α with undo; α₀ =
- * 1/max‖x‖²) far past fitting. Every kept step is measured (properties/real/net-run.ts), from the
+ * 1/max‖x‖²) far past fitting. Every kept step is measured (src/real/net-run.ts), from the
  * step's own numbers (no extra forward pass). Checked, after the first record with L < 1:
  *
  *   R-C1  each step changes ‖w_in‖² − ‖w_out‖² of every hidden unit (neuron; channel for a conv)

@@ -124,7 +124,7 @@ function anglePlot(records: TrainRecord[]): TopLevelSpec | null {
   return chart('angle to the SVM against 1/log t (theory: O(1/log t))', [line(rows, q('inv', '1 / log t'), q('angle', 'angle (rad)'), { points: pts.length < 40 })]);
 }
 
-/** The KKT residuals a real-data network run records (properties/real/net-run.ts), against the step. */
+/** The KKT residuals a real-data network run records (src/real/net-run.ts), against the step. */
 function kktPlot(records: TrainRecord[]): TopLevelSpec | null {
   const rows: Row[] = records.flatMap((r) =>
     (['slackness', 'stationarityGap'] as const)
