@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, supportSpansSpace, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -215,4 +215,39 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
   run.records.forEach((r, i) => { if (Math.abs(r.logFlowTime - end.logFlowTime / 2) < Math.abs(run.records[mid].logFlowTime - end.logFlowTime / 2)) mid = i; });
   const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
   return { ...run, svm, truth, mid: run.weights[mid][0][0], end: run.weights.at(-1)![0][0], margin: end.normalizedMargin };
+}
+
+/**
+ * A deep linear net (deepCaseArb) far past fitting, to log t ≥ `logFlowTime` under the
+ * flow-following schedule (η₀ = lrScale/max‖x‖², mean exp loss), with its end-to-end predictor β
+ * at the record whose log t is nearest half the final one (`mid`) and at the end, the normalized
+ * margin of β at the end, and the SVM as C5's prediction. Not loss-based steps: on deep linear
+ * nets their α grows until steps are undone, and such runs reached log t 400–4600 in 7–20 steps
+ * with the end-to-end angle rising (0.13 → 0.52 rad), off the flow's path. fc.pre when the set's
+ * normalized margin is below MIN_NORMALIZED_MARGIN (log t grows too slowly for the budget).
+ */
+/** log t at the end of C5's deep linear far runs (see properties/c5-linear-direction.prop.ts). */
+export const C5_DEEP_FAR_LOG_T = 200;
+
+export function deepFarRun(c: DeepCase, logFlowTime: number) {
+  const { data, svm } = linearGapData(c.data);
+  const R2 = maxRowNormSq(data.X);
+  fc.pre(svm.gamma / Math.sqrt(R2) >= MIN_NORMALIZED_MARGIN);
+  const spec = modelSpec('deep-linear', c.depth, c.width);
+  const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
+  const betas: number[][] = [];
+  const run = farRun({ spec, data, init }, {
+    reduction: 'mean', schedule: 'flow', lr: c.lrScale / R2, logFlowTime, maxSteps: 20 * logFlowTime / MIN_NORMALIZED_MARGIN ** 2,
+    annotate: (w) => betas.push(endToEnd(w)),
+  });
+  const end = run.records.at(-1)!;
+  let mid = 0;
+  run.records.forEach((r, i) => { if (Math.abs(r.logFlowTime - end.logFlowTime / 2) < Math.abs(run.records[mid].logFlowTime - end.logFlowTime / 2)) mid = i; });
+  const beta = betas.at(-1)!;
+  const margin = Math.min(...data.X.map((x, n) => data.y[n] * x.reduce((s, v, j) => s + v * beta[j], 0))) / Math.hypot(...beta);
+  const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
+  return {
+    ...run, svm, truth, K: c.depth, pinned: supportSpansSpace(data.X, svm.support, svm.alpha), spans: supportSpansSpace(data.X, svm.support), mid: betas[mid], end: beta, margin,
+    logTMid: run.records[mid].logFlowTime, logTEnd: end.logFlowTime, angle: angle(beta, svm.w),
+  };
 }
