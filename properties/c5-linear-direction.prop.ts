@@ -59,21 +59,22 @@
  * Deep linear far past fitting (flow schedule, η₀ = lrScale/max‖x‖², to ρ ≥ 10·ρ(fit) and
  * log t ≥ 200; not loss-based steps, whose adaptive α on deep nets jumps log t by 20–600 per step
  * and left the end-to-end angle rising, 0.13 → 0.52 rad): the linear check on β = W_K⋯W_1, mid-run
- * at half the final log t, with the growth of ‖P_⊥β‖ allowed by the data (src/checks.ts
- * deepDirectionGrowth, derived in docs/THEORY.md C5):
- *   support vectors with α ≥ 0.1·max α span the space: bounded, ≤ 1.35× (angle ≤ C/log t, C
- *              = 1.35‖P_⊥β(mid)‖ measured in the run) — measured ≤ 1.06× on such runs;
- *   they do not: ≤ 1.1 × (log t_end/log t_mid)^{1−1/K} (angle ≤ C/(log t)^{1/K}): the unpinned
- *              directions of β are a converging part of W₁ times W_K⋯W₂, which grows like
- *              (log t)^{1−1/K}. Measured growth per doubling 1.40–1.41 (K = 2, 2^{1/2} = 1.414) and
- *              1.55–1.58 (K = 3, 2^{2/3} = 1.587), to log t 600 on two sets.
+ * at half the final log t, on sets whose support vectors with α ≥ 0.1·max α span the space
+ * (src/checks.ts supportSpansSpace, fc.pre): ‖P_⊥β‖ at the end ≤ 1.35× (angle ≤ C/log t, C =
+ * 1.35‖P_⊥β(mid)‖ measured in the run) — measured ≤ 1.06× on such runs.
+ * Not asserted as a bound: where they do not span, the unpinned directions of β are a converging
+ * part of W₁ times W_K⋯W₂, which grows like (log t)^{1−1/K} (docs/THEORY.md C5), so the angle falls
+ * only like C/(log t)^{1/K}. Measured growth per doubling 1.40–1.41 (K = 2, 2^{1/2} = 1.414) and
+ * 1.55–1.58 (K = 3, 2^{2/3} = 1.587) on most such sets, but a transient (4 points in 3-d, depth
+ * 3, seed 7: ‖P_⊥β‖ from 0.40 at log t 20 to 9.3 at 800, partly cancelling an initial part) gave
+ * 1.78× at log t 100→200 and 1.66× at 400→800, above 1.1·2^{2/3}; and "C/log t there too" is not
+ * rejected run by run either (depth-2 runs on such sets stayed within 1.35× in 3 of 5 fresh seeds).
  * Not asserted: the linear margin-gap bound 1.5(C_γ/(γ*‖β‖) + ½θ²) on β; a fresh-seed run (5
  * points in 2-d, depth 3, width 2) had a gap of 0.0018 against a bound of 0.0009 at log t 200 (the
  * derivation assumes the residual at its equilibrium e^{−z_n·r} ∝ α_n, which a deep net approaches
  * K times slower in log t). Only γ̄(β) ≤ γ* is asserted.
  * Wrong theories (tests/theory-mutants.test.ts): ŵ rotated by ±0.05 rad on pinned runs ending below
- * 0.01 rad (‖P_⊥β‖ then grows ≈ 2× per doubling), and "angle ≤ C/log t" on sets whose support
- * vectors do not span (≥ 1.40×, allowed 1.35×).
+ * 0.01 rad (‖P_⊥β‖ then grows ≈ 2× per doubling).
  *
  * Negative control: the squared loss converges to the least-squares direction, not the SVM
  * (with N ≥ d + 2, where the two differ).
@@ -84,7 +85,7 @@ import type { Dataset } from '../src/data.js';
 import { angle } from '../src/measure.js';
 import { modelSpec } from '../src/model.js';
 import { train, Trainer } from '../src/train.js';
-import { C5_MARGIN_FLOOR, deepDirectionFailure, deepDirectionGrowth, linearDirectionFailure, offDirectionGrowthFailure, rankOneFailure } from '../src/checks.js';
+import { C5_MARGIN_FLOOR, C5_SETTLE, deepDirectionFailure, linearDirectionFailure, offDirectionGrowthFailure, rankOneFailure } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
 import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 import { C5_DEEP_FAR_LOG_T, deepCaseArb, deepFarRun, deepLinearRun, linearFarRun, linearFlowRun } from './runs.js';
@@ -213,15 +214,15 @@ describe('C5: a deep linear network turns to the SVM direction and its layers al
 });
 
 describe('C5: a deep linear network far past fitting', () => {
-  test('C5: deep linear, flow schedule to log t ≥ 200: the part of β = W_K⋯W_1 off the SVM direction stays bounded (support vectors spanning the space) or grows like (log t)^{1−1/K}, and γ̄(β) ≤ γ*', () => {
+  test('C5: deep linear, flow schedule to log t ≥ 200, support vectors pinning every direction: the part of β = W_K⋯W_1 off the SVM direction stays bounded (angle ≤ C/log t) and γ̄(β) ≤ γ*', () => {
     let checked = 0;
     fc.assert(
       fc.property(deepCaseArb, (c) => {
-        const r = deepFarRun(c, C5_DEEP_FAR_LOG_T);
+        const r = deepFarRun(c, C5_DEEP_FAR_LOG_T, true);
         fc.pre(r.fitted >= 0 && r.reached);
         checked++;
         reportTrajectory('C5-deep-far', r.records, { gammaStar: r.svm.gamma });
-        expect(offDirectionGrowthFailure(r.mid, r.end, r.truth, deepDirectionGrowth(r.K, r.pinned, r.logTMid, r.logTEnd))).toBeNull();
+        expect(offDirectionGrowthFailure(r.mid, r.end, r.truth, C5_SETTLE)).toBeNull();
         expect(r.margin, 'normalized margin of β ≤ γ*').toBeLessThanOrEqual(r.svm.gamma * (1 + C5_MARGIN_FLOOR));
       }),
       { numRuns: runs(3) },

@@ -229,10 +229,12 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
 /** log t at the end of C5's deep linear far runs (see properties/c5-linear-direction.prop.ts). */
 export const C5_DEEP_FAR_LOG_T = 200;
 
-export function deepFarRun(c: DeepCase, logFlowTime: number) {
+export function deepFarRun(c: DeepCase, logFlowTime: number, pinnedOnly = false) {
   const { data, svm } = linearGapData(c.data);
   const R2 = maxRowNormSq(data.X);
   fc.pre(svm.gamma / Math.sqrt(R2) >= MIN_NORMALIZED_MARGIN);
+  const pinned = supportSpansSpace(data.X, svm.support, svm.alpha);
+  fc.pre(pinned || !pinnedOnly);
   const spec = modelSpec('deep-linear', c.depth, c.width);
   const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
   const betas: number[][] = [];
@@ -247,7 +249,7 @@ export function deepFarRun(c: DeepCase, logFlowTime: number) {
   const margin = Math.min(...data.X.map((x, n) => data.y[n] * x.reduce((s, v, j) => s + v * beta[j], 0))) / Math.hypot(...beta);
   const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
   return {
-    ...run, svm, truth, K: c.depth, pinned: supportSpansSpace(data.X, svm.support, svm.alpha), spans: supportSpansSpace(data.X, svm.support), mid: betas[mid], end: beta, margin,
+    ...run, svm, truth, K: c.depth, pinned, spans: supportSpansSpace(data.X, svm.support), mid: betas[mid], end: beta, margin,
     logTMid: run.records[mid].logFlowTime, logTEnd: end.logFlowTime, angle: angle(beta, svm.w),
   };
 }

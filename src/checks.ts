@@ -332,27 +332,6 @@ export function supportSpansSpace(X: number[][], support: number[], alpha?: numb
  */
 export const C5_PINNING_ALPHA = 0.1;
 
-/**
- * Growth allowed on top of the derived factor: measured ratio to it 0.98–1.0 on sets whose support
- * vectors do not span the space (24 runs), so that a direction off by ε (factor ≈ 2 per doubling of
- * log t) still exceeds 1.1 × 2^{1−1/K} = 1.56 (K = 2), 1.75 (K = 3).
- */
-export const C5_DEEP_FLAT_SLACK = 1.1;
-
-/**
- * How much the part of the end-to-end predictor β = W_K⋯W_1 off ŵ may grow from `logTMid` to
- * `logTEnd` (derived; docs/THEORY.md C5):
- *   support vectors (α ≥ C5_PINNING_ALPHA·max α) span the space: every direction off ŵ is pinned, the residual of β converges as
- *     in the linear model, so ‖P_⊥β‖ stays bounded (C5_SETTLE, the linear check's allowance);
- *   they do not: the part of the first layer that maps the unpinned directions gets only the
- *     non-support points' gradient, which is summable, so it converges, and β's part there is it
- *     times W_K⋯W_2, whose norm grows like ρ^{K−1} ∝ ‖β‖^{1−1/K} ∝ (log t)^{1−1/K}; the angle then
- *     falls like C/(log t)^{1/K}, not C/log t.
- */
-export function deepDirectionGrowth(K: number, pinned: boolean, logTMid: number, logTEnd: number): number {
-  return pinned ? C5_SETTLE : C5_DEEP_FLAT_SLACK * (logTEnd / logTMid) ** (1 - 1 / K);
-}
-
 // ---------------------------------------------------------------------------------------------
 // C5, deep linear: rank one and aligned layers, from the conserved imbalance
 
