@@ -56,12 +56,13 @@
  * failed the 1.35× settle bound in 3 of ~70 runs on fresh seeds (‖P_⊥w‖ grew 1.4–2.3× from
  * log t 25 to 50); to log t 200, 120 runs on three fresh seeds passed (40 per seed).
  *
- * Deep linear far past fitting (flow schedule, η₀ = lrScale/max‖x‖², to ρ ≥ 10·ρ(fit) and
- * log t ≥ 200; not loss-based steps, whose adaptive α on deep nets jumps log t by 20–600 per step
- * and left the end-to-end angle rising, 0.13 → 0.52 rad): the linear check on β = W_K⋯W_1, mid-run
+ * Deep linear far past fitting (flow schedule, η₀ = lrScale/max‖x‖², to log t ≥ 200, fitted; not
+ * loss-based steps, whose adaptive α on deep nets jumps log t by 20–600 per step and left the
+ * end-to-end angle rising, 0.13 → 0.52 rad): the linear direction check on β = W_K⋯W_1, mid-run
  * at half the final log t, on sets whose support vectors with α ≥ 0.1·max α span the space
  * (src/checks.ts supportSpansSpace, fc.pre): ‖P_⊥β‖ at the end ≤ 1.35× (angle ≤ C/log t, C =
- * 1.35‖P_⊥β(mid)‖ measured in the run) — measured ≤ 1.06× on such runs.
+ * 1.35‖P_⊥β(mid)‖ measured in the run) — measured 0.39–1.13× over 74 such runs on 6 fresh seeds
+ * (67 of them ending below 0.01 rad), and γ̄(β) ≤ γ*.
  * Not asserted as a bound: where they do not span, the unpinned directions of β are a converging
  * part of W₁ times W_K⋯W₂, which grows like (log t)^{1−1/K} (docs/THEORY.md C5), so the angle falls
  * only like C/(log t)^{1/K}. Measured growth per doubling 1.40–1.41 (K = 2, 2^{1/2} = 1.414) and
@@ -69,12 +70,12 @@
  * 3, seed 7: ‖P_⊥β‖ from 0.40 at log t 20 to 9.3 at 800, partly cancelling an initial part) gave
  * 1.78× at log t 100→200 and 1.66× at 400→800, above 1.1·2^{2/3}; and "C/log t there too" is not
  * rejected run by run either (depth-2 runs on such sets stayed within 1.35× in 3 of 5 fresh seeds).
- * Not asserted: the linear margin-gap bound 1.5(C_γ/(γ*‖β‖) + ½θ²) on β; a fresh-seed run (5
- * points in 2-d, depth 3, width 2) had a gap of 0.0018 against a bound of 0.0009 at log t 200 (the
- * derivation assumes the residual at its equilibrium e^{−z_n·r} ∝ α_n, which a deep net approaches
- * K times slower in log t). Only γ̄(β) ≤ γ* is asserted.
+ * Not asserted: the linear margin-gap bound 1.5(C_γ/(γ*‖β‖) + ½θ²) on β: over the same 74 runs the
+ * gap used 0.94–2.72 of the unslacked bound (6 points in 2-d, depth 3: 0.0064 against 0.0035 with
+ * the slack); the derivation assumes the residual at its equilibrium e^{−z_n·r} ∝ α_n, which a deep
+ * net approaches K times slower in log t. Only γ̄(β) ≤ γ* is asserted.
  * Wrong theories (tests/theory-mutants.test.ts): ŵ rotated by ±0.05 rad on pinned runs ending below
- * 0.01 rad (‖P_⊥β‖ then grows ≈ 2× per doubling).
+ * 0.01 rad (‖P_⊥β‖ then grows ≈ 2× per doubling), and γ* × 0.98.
  *
  * Negative control: the squared loss converges to the least-squares direction, not the SVM
  * (with N ≥ d + 2, where the two differ).
@@ -85,7 +86,7 @@ import type { Dataset } from '../src/data.js';
 import { angle } from '../src/measure.js';
 import { modelSpec } from '../src/model.js';
 import { train, Trainer } from '../src/train.js';
-import { C5_MARGIN_FLOOR, C5_SETTLE, deepDirectionFailure, linearDirectionFailure, offDirectionGrowthFailure, rankOneFailure } from '../src/checks.js';
+import { C5_MARGIN_FLOOR, deepDirectionFailure, directionSettleFailure, linearDirectionFailure, rankOneFailure } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
 import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 import { C5_DEEP_FAR_LOG_T, deepCaseArb, deepFarRun, deepLinearRun, linearFarRun, linearFlowRun } from './runs.js';
@@ -219,11 +220,9 @@ describe('C5: a deep linear network far past fitting', () => {
     fc.assert(
       fc.property(deepCaseArb, (c) => {
         const r = deepFarRun(c, C5_DEEP_FAR_LOG_T, true);
-        fc.pre(r.fitted >= 0 && r.reached);
         checked++;
-        reportTrajectory('C5-deep-far', r.records, { gammaStar: r.svm.gamma });
-        expect(offDirectionGrowthFailure(r.mid, r.end, r.truth, C5_SETTLE)).toBeNull();
-        expect(r.margin, 'normalized margin of β ≤ γ*').toBeLessThanOrEqual(r.svm.gamma * (1 + C5_MARGIN_FLOOR));
+        expect(directionSettleFailure(r.mid, r.end, r.truth.direction)).toBeNull();
+        expect(r.margin, 'normalized margin of β ≤ γ*').toBeLessThanOrEqual(r.truth.gamma * (1 + C5_MARGIN_FLOOR));
       }),
       { numRuns: runs(3) },
     );
