@@ -68,8 +68,10 @@
  * only like C/(log t)^{1/K}. Measured growth per doubling 1.40–1.41 (K = 2, 2^{1/2} = 1.414) and
  * 1.55–1.58 (K = 3, 2^{2/3} = 1.587) on most such sets, but a transient (4 points in 3-d, depth
  * 3, seed 7: ‖P_⊥β‖ from 0.40 at log t 20 to 9.3 at 800, partly cancelling an initial part) gave
- * 1.78× at log t 100→200 and 1.66× at 400→800, above 1.1·2^{2/3}; and "C/log t there too" is not
- * rejected run by run either (depth-2 runs on such sets stayed within 1.35× in 3 of 5 fresh seeds).
+ * 1.78× at log t 100→200 and 1.66× at 400→800, 12% and 5% above 2^{2/3} (the ratio approaches it
+ * from above); and "C/log t there too" is not rejected run by run either (on 3 of 5 fresh seeds a
+ * depth-2 run on such a set stayed within 1.35×). Dropping the fc.pre on pinning fails this
+ * property on 3 of 3 fresh seeds (4 points in 2-d, depth 3: 1.47×).
  * Not asserted: the linear margin-gap bound 1.5(C_γ/(γ*‖β‖) + ½θ²) on β: over the same 74 runs the
  * gap used 0.94–2.72 of the unslacked bound (6 points in 2-d, depth 3: 0.0064 against 0.0035 with
  * the slack); the derivation assumes the residual at its equilibrium e^{−z_n·r} ∝ α_n, which a deep
