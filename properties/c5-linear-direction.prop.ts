@@ -44,7 +44,7 @@
  * exact η² drift accumulated over the run (src/checks.ts rankOneFailure, derived there):
  * stable rank − 1 ≤ C_k/(ρ_k² − C_k) and sin∠(u_k, v_{k+1}) ≤ 2‖D_k‖_2/(ρ_k² − 2C_k). They are
  * rigorous, so they cannot flake; measured use of the bound ≤ 0.93 (stable rank) and ≤ 0.19
- * (alignment) over 225 layers. On the same weights the check must reject C = 0 (exactly rank one
+ * (alignment) over 225 layers. On the same weights the check must reject C = 0 where float32 resolves a stable rank above 1 (exactly rank one
  * and aligned: the limit asserted at finite t). Halving C is not rejected run by run (the
  * stable rank uses up to 0.93 of its bound, alignment ≤ 0.19). The case a flake audit found (data seed 8, n 4, d 3, depth 3,
  * width 3, init scale 0.8, lr scale 0.4: stable rank 1.108, above the old fixed 1.1) uses 0.69 of
@@ -88,7 +88,7 @@ import type { Dataset } from '../src/data.js';
 import { angle } from '../src/measure.js';
 import { modelSpec } from '../src/model.js';
 import { train, Trainer } from '../src/train.js';
-import { C5_MARGIN_FLOOR, deepDirectionFailure, directionSettleFailure, linearDirectionFailure, rankOneFailure } from '../src/checks.js';
+import { C5_MARGIN_FLOOR, deepDirectionFailure, directionSettleFailure, linearDirectionFailure, rankOneFailure, STABLE_RANK_RESOLUTION, topSingular } from '../src/checks.js';
 import { reportTrajectory } from './store.js';
 import { expectChecked, fittedIndex, geometricSteps, lambdaMax, linearGapArb, linearGapData, maxRowNormSq, runs } from './common.js';
 import { C5_DEEP_FAR_LOG_T, deepCaseArb, deepFarRun, deepLinearRun, linearFarRun, linearFlowRun } from './runs.js';
@@ -196,6 +196,7 @@ describe('C5: a linear model at large ρ', () => {
 describe('C5: a deep linear network turns to the SVM direction and its layers align', () => {
   test('C5: deep linear, flow schedule: end-to-end direction → SVM, stable rank − 1 ≤ C/ρ² and alignment from the conserved imbalance', () => {
     let checked = 0;
+    let resolved = 0;
     fc.assert(
       fc.property(deepCaseArb, (c) => {
         const { records, last, data, angles, D0, drift, svm } = deepLinearRun(c);
@@ -206,13 +207,21 @@ describe('C5: a deep linear network turns to the SVM direction and its layers al
         expect(deepDirectionFailure(records, f, angles, logSum, svm.gamma)).toBeNull();
         expect(rankOneFailure(last, D0, drift)).toBeNull();
         // The wrong theory "the layers are already balanced" (C = 0: rank one and aligned exactly,
-        // the limit asserted at finite t) must be rejected on the same weights.
-        const zero = (D: number[][][]) => D.map((M) => M.map((r) => r.map(() => 0)));
-        expect(rankOneFailure(last, zero(D0), zero(drift)), 'C = 0').not.toBeNull();
+        // the limit asserted at finite t) must be rejected on the same weights wherever they resolve
+        // a stable rank above 1 (a flake audit drew a run whose largest was 9.3e-7, below float32's
+        // resolution: there C = 0 and the truth cannot be told apart).
+        if (last.some((W) => topSingular(W).stableRank - 1 > STABLE_RANK_RESOLUTION)) {
+          resolved++;
+          const zero = (D: number[][][]) => D.map((M) => M.map((r) => r.map(() => 0)));
+          expect(rankOneFailure(last, zero(D0), zero(drift)), 'C = 0').not.toBeNull();
+        }
       }),
       { numRuns: runs(8) },
     );
     expectChecked('C5 deep linear', checked, runs(8), 'C5-deep-linear');
+    // Unresolved runs are rare (1 in ~150 cases of a 20-run audit): the C = 0 rejection must have
+    // been tried on most of them, or it asserts nothing.
+    expect(resolved, 'runs where C = 0 could be rejected').toBeGreaterThanOrEqual(checked / 2);
   });
 });
 

@@ -421,6 +421,9 @@ export function topSingular(W: Matrix): { stableRank: number; u: number[]; v: nu
  *     sin∠(u_k, v_{k+1}) ≤ 2‖D_k‖_2/(σ_1² − σ_2²) ≤ 2(‖D_k(0)‖_2 + ‖E_k‖_2)/(ρ_k² − 2C_k).
  * Both bounds shrink like C/ρ² as the layers grow; a fixed threshold would not.
  */
+/** How finely float32 weights resolve a stable rank above 1. */
+export const STABLE_RANK_RESOLUTION = 1e-6;
+
 export function rankOneFailure(W: Matrix[], D0: Matrix[], E: Matrix[]): string | null {
   const K = W.length;
   const C = new Array<number>(K).fill(0);
@@ -430,8 +433,7 @@ export function rankOneFailure(W: Matrix[], D0: Matrix[], E: Matrix[]): string |
     const rho2 = W[k].reduce((a, row) => a + dotOf(row, row), 0);
     if (!(rho2 > C[k])) return `layer ${k}: ρ_k² = ${rho2} not above the imbalance constant ${C[k]}: no bound yet`;
     const bound = C[k] / (rho2 - C[k]);
-    // float32 weights: the stable rank is resolved to ~1e-6
-    if (!(tops[k].stableRank - 1 <= bound + 1e-6)) return `layer ${k}: stable rank ${tops[k].stableRank} above 1 + C/(ρ² − C) = 1 + ${bound} (C = ${C[k]}, ρ² = ${rho2})`;
+    if (!(tops[k].stableRank - 1 <= bound + STABLE_RANK_RESOLUTION)) return `layer ${k}: stable rank ${tops[k].stableRank} above 1 + C/(ρ² − C) = 1 + ${bound} (C = ${C[k]}, ρ² = ${rho2})`;
     if (k + 1 < K) {
       const denom = rho2 - 2 * C[k];
       const sin = denom > 0 ? (2 * (spectralNorm(D0[k]) + spectralNorm(E[k]))) / denom : Infinity;
