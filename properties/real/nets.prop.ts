@@ -48,7 +48,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { runReplay } from '../../src/cli/replay.js';
 import type { Counterexample } from '../../src/counterexamples.js';
-import { analyseNetRun, C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL, netBalanceFailure, netStepFailure, type NetVerdicts } from '../../src/real/net-checks.js';
+import { analyseNetRun, C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL, NET_CHECKS, netBalanceFailure, type NetVerdicts } from '../../src/real/net-checks.js';
 import { runNetJob } from '../../src/real/net-job.js';
 import { netCaseArb, netJob, range, TRAIN, type NetCase } from './net-cases.js';
 import { expectChecked, runs } from '../common.js';
@@ -62,7 +62,7 @@ const tilted = (c: NetCase) => [1.5, ...c.widths.map(() => 1)];
 
 function verdictsOf(c: NetCase, check: string, layerLr?: number[], label?: string) {
   const job = netJob(c, check, layerLr);
-  const { run, K } = runNetJob(job, label ? progress(label, c.steps) : undefined);
+  const { run, K } = runNetJob(job, label ? progress(label, c.steps) : undefined, NET_CHECKS[check]?.float32Bound ?? false);
   return { run, v: analyseNetRun(run, K) };
 }
 
@@ -146,7 +146,7 @@ describe('real data, ReLU networks', () => {
         const { v } = verdictsOf(c, 'R/steps');
         fc.pre(v.fit >= 0);
         checked++;
-        const failure = netBalanceFailure(v, 'fitted', false) ?? netStepFailure(v);
+        const failure = NET_CHECKS['R/steps'].run(v);
         if (failure) throw new Error(failure);
       },
       netJob: (c) => netJob(c, 'R/steps'),
@@ -171,7 +171,7 @@ describe('real data, ReLU networks', () => {
       predicate: (c) => {
         const { v } = verdictsOf(c, 'R-C1/layer-balance-fitted', tilted(c));
         fc.pre(v.fit >= 0);
-        const failure = netBalanceFailure(v, 'fitted', false);
+        const failure = NET_CHECKS['R-C1/layer-balance-fitted'].run(v);
         if (failure) throw new Error(failure);
       },
       netJob: (c) => netJob(c, 'R-C1/layer-balance-fitted', tilted(c)),

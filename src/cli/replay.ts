@@ -69,7 +69,7 @@ async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }
   if (!check) throw new InputError(`${file}: unknown check "${job.check}"`);
   const backend = (c.backend ?? 'wasm') as BackendName;
   await useBackend(backend);
-  const { run, K } = runNetJob(job);
+  const { run, K } = runNetJob(job, undefined, check.float32Bound);
   const verdict = check.run(analyseNetRun(run, K));
   if (values.out !== undefined) {
     // Figures a record does not have yet are left out, not written as NaN: the stationarity gap and

@@ -33,6 +33,9 @@ export interface NetVerdicts {
   c1LayerFitted: number;
   c1UnitFittedStep: number;
   c1LayerFittedStep: number;
+  /** After the fit: the largest per-layer residual over its float32 error bound (NaN unless measured). */
+  c1OverBoundFitted: number;
+  c1OverBoundFittedStep: number;
   ratioFit: number;
   ratioEnd: number;
   rhoFit: number;
@@ -69,6 +72,7 @@ export function analyseNetRun(run: NetRun, K: number): NetVerdicts {
   const fit = R.findIndex((r) => r.logLoss < 0);
   const c1Units = R.map((r) => r.c1Residual);
   const c1Layers = R.map((r) => r.c1LayerResidual);
+  const overBound = R.map((r) => r.c1LayerOverBound);
   // after the fit: the step INTO the first fitted record is the first one checked
   const fitted = (xs: number[]) => (fit < 0 ? [] : xs.slice(fit));
   const c1 = {
@@ -81,6 +85,8 @@ export function analyseNetRun(run: NetRun, K: number): NetVerdicts {
     c1LayerFitted: Math.max(0, ...fitted(c1Layers)),
     c1UnitFittedStep: fit < 0 ? -1 : R[fit + argMax(fitted(c1Units))].step,
     c1LayerFittedStep: fit < 0 ? -1 : R[fit + argMax(fitted(c1Layers))].step,
+    c1OverBoundFitted: Math.max(0, ...fitted(overBound)),
+    c1OverBoundFittedStep: fit < 0 ? -1 : R[fit + argMax(fitted(overBound))].step,
   };
   if (fit < 0) {
     return { ...c1, ratioFit: NaN, ratioEnd: NaN, rhoFit: NaN, rhoEnd: NaN, rhoPerLogT: null, rhoShrinks: 0, rhoExponent: NaN, c4Worst: NaN, c4Raw: NaN, slackFit: NaN, slackEnd: NaN, gapStepLate: NaN, gapWindow: [NaN, NaN], lyuLi: NaN };
@@ -169,6 +175,18 @@ export function netBalanceFailure(v: NetVerdicts, from: 'all' | 'fitted', units:
 }
 
 /**
+ * C1 per layer pair after the fit, against the rigorous float32 error bound of each step
+ * (src/real/net-run.ts absoluteUpdate): the check for drawn cases, where a measured tolerance
+ * does not transfer (a flake audit drew a 5-image CNN at 1.27× C1_LAYER_TOL; it used 0.13 of its
+ * bound, while per-layer step multipliers of 1.05 and 1.5 reach 52× and 427× it).
+ */
+export function netFloat32BalanceFailure(v: NetVerdicts): string | null {
+  if (Number.isNaN(v.c1OverBoundFitted)) return 'R-C1 per layer: the float32 bound was not measured (run with float32Bound)';
+  if (!(v.c1OverBoundFitted <= 1)) return `R-C1 per layer: residual ${v.c1OverBoundFitted}× its float32 error bound at step ${v.c1OverBoundFittedStep}`;
+  return null;
+}
+
+/**
  * What holds at every finite step of any fitted run, and so on every drawn case: no layer norm
  * shrinks after the fit (R-C3, Euler: ρ_k² gains 2α Σ softmax(−q)_n q_n + ‖U_k‖² > 0) and γ̃ stays
  * within the step's allowance (R-C4, derived in docs/THEORY.md).
@@ -195,8 +213,8 @@ export function netTrendFailure(v: NetVerdicts, slackFall = C5_SLACK_FALL): stri
 }
 
 /** The checks `replay` can apply to a stored network job (keys of NetJob.check). */
-export const NET_CHECKS: Record<string, { claim: string; run: (v: NetVerdicts) => string | null }> = {
-  'R-C1/layer-balance-fitted': { claim: 'R-C1', run: (v) => netBalanceFailure(v, 'fitted', false) },
-  'R/steps': { claim: 'R', run: (v) => netBalanceFailure(v, 'fitted', false) ?? netStepFailure(v) },
-  'R/all': { claim: 'R', run: (v) => netBalanceFailure(v, 'all', true) ?? netStepFailure(v) ?? netTrendFailure(v) },
+export const NET_CHECKS: Record<string, { claim: string; float32Bound: boolean; run: (v: NetVerdicts) => string | null }> = {
+  'R-C1/layer-balance-fitted': { claim: 'R-C1', float32Bound: true, run: (v) => netFloat32BalanceFailure(v) },
+  'R/steps': { claim: 'R', float32Bound: true, run: (v) => netFloat32BalanceFailure(v) ?? netStepFailure(v) },
+  'R/all': { claim: 'R', float32Bound: false, run: (v) => netBalanceFailure(v, 'all', true) ?? netStepFailure(v) ?? netTrendFailure(v) },
 };

@@ -102,11 +102,11 @@ export function classPositions(path: string, classes: [number, number], n: numbe
 }
 
 /** Trains the job's network on its images, measured at every step (src/real/net-run.ts). */
-export function runNetJob(job: NetJob, onStep?: (step: number) => void): { run: NetRun; K: number } {
+export function runNetJob(job: NetJob, onStep?: (step: number) => void, float32Bound = false): { run: NetRun; K: number } {
   const data = jobImages(job);
   const net = buildNetwork({ ...job.spec, inShape: data.shape });
   const run = trainNet(net, { X: data.X, shape: data.shape, y: data.y }, initParams(net, stream(job.initSeed, 'init')), {
-    steps: job.steps, lr: 1 / data.maxSq, stopBeforeOverflow: true, keepEvery: KEEP_EVERY, ...(job.layerLr ? { layerLr: job.layerLr } : {}), ...(onStep ? { onStep } : {}),
+    steps: job.steps, lr: 1 / data.maxSq, stopBeforeOverflow: true, float32Bound, keepEvery: KEEP_EVERY, ...(job.layerLr ? { layerLr: job.layerLr } : {}), ...(onStep ? { onStep } : {}),
   });
   return { run, K: net.degree };
 }

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { DivergenceError } from '../errors.js';
 import { sizeOf, sliceDots, sliceSquares } from '../nn/layer.js';
 import type { Network } from '../nn/network.js';
@@ -19,6 +20,11 @@ import type { TrainRecord } from '../train.js';
 export interface NetRunRecord extends TrainRecord {
   c1Residual: number;
   c1LayerResidual: number;
+  /**
+   * With `float32Bound`: the largest per-layer C1 residual over its float32 error bound (≤ 1 when
+   * the identity holds up to rounding; see absoluteUpdate), else NaN.
+   */
+  c1LayerOverBound: number;
   stationarityGap: number;
   slackness: number;
   /** ‖Δθ‖²/‖θ‖² of the step that led here (C4's second-order allowance). */
@@ -106,6 +112,67 @@ export interface NetRunOptions {
    * trainer's DivergenceError): on a few images loss-based steps reach that in ~100 steps.
    */
   stopBeforeOverflow?: boolean;
+  /**
+   * Also measure each step's per-layer C1 residual against its float32 error bound
+   * (c1LayerOverBound): one more forward and backward pass per step, for small drawn cases.
+   */
+  float32Bound?: boolean;
+}
+
+/**
+ * The float32 error bound of the per-layer C1 identity, from the absolute values of everything the
+ * step summed. The update U_k = m_k·c·Σ_n s_n ∂f_n/∂W_k (s = softmax(−q), the exp loss's ∇log L
+ * in f) is a sum of products along the network's paths; computed in float32 with sums of at most
+ * M terms, each entry errs by ≤ γ_M times the same sum over the absolute values of its terms
+ * (γ_M = Mu/(1 − Mu), u = 2^-24; Higham, Accuracy and Stability, §3.1), which is the backward pass
+ * run with |W|, the weights s_n ≥ 0 and the forward pass's own ReLU masks and inputs — all ≥ 0 for
+ * images (pixels, ReLU outputs and their averages). So |⟨W_k, fl(U_k)⟩ − ⟨W_k, U_k⟩| ≤ γ_M·⟨|W_k|,
+ * U_k^abs⟩, and the per-layer residual |Δ(‖W_k‖² − ‖W_{k+1}‖²) − (‖U_k‖² − ‖U_{k+1}‖²)| ≤
+ * 2γ_M(⟨|W_k|, U_k^abs⟩ + ⟨|W_{k+1}|, U_{k+1}^abs⟩) + the rounding of W⁺ and of the float64 sums.
+ * M: the longest chain of additions the step makes, bounded by the sum over layers of each
+ * layer's forward dot length (fan-in) and its gradient's sum length (examples × output positions).
+ */
+function absoluteUpdate(net: Network, data: ArraySet, W: Float32Array[], q: Float64Array, scale: number[]): Float64Array[] {
+  const G = tf.tidy(() => {
+    const x = tf.tensor(data.X, [data.y.length, ...data.shape]);
+    const Wt = W.map((w, k) => tf.tensor(w, [...net.weightShapes[k]]));
+    const { tape } = net.forward(x, Wt);
+    const s = tf.tensor1d(Float32Array.from(softmaxNeg(q)));
+    return net.backward(s, tape, Wt.map((w) => tf.abs(w)));
+  });
+  const out = G.map((g, k) => Float64Array.from(g.dataSync() as Float32Array, (v) => v * scale[k]));
+  tf.dispose(G);
+  return out;
+}
+
+/** M of absoluteUpdate: the sum over weight layers of fan-in + examples × output positions. */
+export function chainLength(net: Network, examples: number): number {
+  return net.weightLayers.reduce((m, i) => {
+    const layer = net.layers[i];
+    const shape = layer.weightShape!;
+    const out = layer.unitAxes!.out;
+    const fanIn = sizeOf(shape) / shape[out];
+    const positions = sizeOf(layer.outShape) / shape[out];
+    return m + fanIn + examples * positions;
+  }, 0);
+}
+
+function layerOverBound(before: Float32Array[], upd: Float64Array[], after: Float32Array[], abs: Float64Array[], gamma: number): number {
+  let worst = 0;
+  const absDot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let t = 0;
+    for (let i = 0; i < a.length; i++) t += Math.abs(a[i]) * b[i];
+    return t;
+  };
+  for (let k = 0; k + 1 < before.length; k++) {
+    const observed = sumSq(after[k]) - sumSq(after[k + 1]) - (sumSq(before[k]) - sumSq(before[k + 1]));
+    const predicted = sumSq(upd[k]) - sumSq(upd[k + 1]);
+    // the rounding of W⁺ to float32 and of the float64 sums of squares
+    const rounding = 2 * U * (sumSq(after[k]) + sumSq(after[k + 1])) + 8 * 2 ** -53 * (sumSq(before[k]) + sumSq(before[k + 1]) + sumSq(after[k]) + sumSq(after[k + 1]));
+    const bound = 2 * gamma * (absDot(before[k], abs[k]) + absDot(before[k + 1], abs[k + 1])) + rounding;
+    worst = Math.max(worst, Math.abs(observed - predicted) / bound);
+  }
+  return worst;
 }
 
 export interface NetRun {
@@ -128,9 +195,12 @@ export function trainNet(net: Network, data: ArraySet, init: Float32Array[], o: 
   const records: NetRunRecord[] = [];
   const directions = new Map<number, Float64Array>();
   const y = data.y;
+  const M = chainLength(net, y.length);
+  const gamma = (M * U) / (1 - M * U);
+  if (o.float32Bound && data.X.some((v) => v < 0)) throw new Error('float32Bound needs inputs ≥ 0 (images): the bound takes the forward pass\'s inputs as their absolute values');
   let q = new Float64Array(0);
   let stopped: string | undefined;
-  const snapshot = (extra: Pick<NetRunRecord, 'c1Residual' | 'c1LayerResidual' | 'stationarityGap' | 'slackness' | 'stepSq' | 'firstOrder' | 'logLossBefore'>) => {
+  const snapshot = (extra: Pick<NetRunRecord, 'c1Residual' | 'c1LayerResidual' | 'c1LayerOverBound' | 'stationarityGap' | 'slackness' | 'stepSq' | 'firstOrder' | 'logLossBefore'>) => {
     const e = trainer.current();
     q = Float64Array.from(e.f, (f, n) => f * y[n]);
     let qMin = Infinity;
@@ -164,7 +234,7 @@ export function trainNet(net: Network, data: ArraySet, init: Float32Array[], o: 
     });
   };
   try {
-    snapshot({ c1Residual: 0, c1LayerResidual: 0, stationarityGap: NaN, slackness: NaN, stepSq: 0, firstOrder: 0, logLossBefore: NaN });
+    snapshot({ c1Residual: 0, c1LayerResidual: 0, c1LayerOverBound: o.float32Bound ? 0 : NaN, stationarityGap: NaN, slackness: NaN, stepSq: 0, firstOrder: 0, logLossBefore: NaN });
     while (trainer.stepCount < o.steps) {
       const before = trainer.params;
       let info: ReturnType<NetTrainer['step']>;
@@ -176,6 +246,9 @@ export function trainNet(net: Network, data: ArraySet, init: Float32Array[], o: 
         break;
       }
       const upd = trainer.lastUpdate!;
+      const over = o.float32Bound
+        ? layerOverBound(before, upd, trainer.params, absoluteUpdate(net, data, before, q, net.weightLayers.map((_, k) => (o.layerLr?.[k] ?? 1) * info.coefficient)), gamma)
+        : NaN;
       const thetaSq = before.reduce((s, W) => s + sumSq(W), 0);
       const updSq = upd.reduce((s, W) => s + sumSq(W), 0);
       const along = before.reduce((s, W, k) => s + dotAll(W, upd[k]), 0);
@@ -183,6 +256,7 @@ export function trainNet(net: Network, data: ArraySet, init: Float32Array[], o: 
       snapshot({
         c1Residual: c1.unit,
         c1LayerResidual: c1.layer,
+        c1LayerOverBound: over,
         // U = −α·m_k∇_k log L: with m ≡ 1 its direction is −∇log L
         stationarityGap: 1 - along / Math.sqrt(thetaSq * updSq),
         slackness: NaN,
