@@ -5,7 +5,7 @@
  *
  *   C5 (linear)  the SVM direction rotated by ±0.05 rad, on runs that end below 0.01 rad from
  *                the SVM; γ* off by +2% and by −2% (src/checks.ts linearDirectionFailure)
- *   C5 (deep     the rotations, on the end-to-end β of deep linear runs to log t ≥ 200 on sets
+ *   C5 (deep     the rotations, on the end-to-end β of deep linear runs to log t ≥ 100·K on sets
  *   linear far)  whose support vectors pin every direction (runs ending < 0.01 rad); γ* × 0.98
  *                (γ̄(β) then exceeds it). γ* × 1.02 is not a row: the margin-gap rate is not
  *                asserted on β (see properties/c5-linear-direction.prop.ts)
@@ -76,7 +76,7 @@ describe('wrong theories are rejected by the checks of C5, C3 and C2', () => {
     let checked = 0;
     fc.assert(
       fc.property(deepCaseArb, (c) => {
-        const r = deepFarRun(c, C5_DEEP_FAR_LOG_T, true);
+        const r = deepFarRun(c, C5_DEEP_FAR_LOG_T(c.depth), true);
         fc.pre(r.angle < 0.01); // well below the 0.05 rad of the wrong direction
         checked++;
         const check = (p: SvmPrediction) => directionSettleFailure(r.mid, r.end, p.direction) ?? (r.margin <= p.gamma * (1 + C5_MARGIN_FLOOR) ? null : 'γ̄(β) above γ*');
