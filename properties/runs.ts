@@ -218,6 +218,15 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
 }
 
 /**
+ * log t at the end of C5's deep linear far runs (see properties/c5-linear-direction.prop.ts):
+ * 100·K. A depth-K net relaxes towards the residual's equilibrium K times slower in log t than a
+ * linear model (src/checks.ts C5_PINNING_ALPHA), so the window [½T, T] must scale with K. A fresh-
+ * seed flake audit drew a depth-3 set (multipliers 0.31–1 of the largest) whose off part still grew
+ * 1.375× from log t 100 to 200 (bound 1.35×) and 1.06× from 150 to 300, 0.95× from 200 to 400.
+ */
+export const C5_DEEP_FAR_LOG_T = (K: number): number => 100 * K;
+
+/**
  * A deep linear net (deepCaseArb) far past fitting, to log t ≥ `logFlowTime` under the
  * flow-following schedule (η₀ = lrScale/max‖x‖², mean exp loss), with its end-to-end predictor β
  * at the step whose log t is nearest half the final one (`mid`) and at the end, the normalized
@@ -230,15 +239,6 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
  * unfitted, and with `pinnedOnly` when the support vectors do not pin every direction
  * (supportSpansSpace).
  */
-/**
- * log t at the end of C5's deep linear far runs (see properties/c5-linear-direction.prop.ts):
- * 100·K. A depth-K net relaxes towards the residual's equilibrium K times slower in log t than a
- * linear model (src/checks.ts C5_PINNING_ALPHA), so the window [½T, T] must scale with K. A fresh-
- * seed flake audit drew a depth-3 set (multipliers 0.31–1 of the largest) whose off part still grew
- * 1.375× from log t 100 to 200 (bound 1.35×) and 1.06× from 150 to 300, 0.95× from 200 to 400.
- */
-export const C5_DEEP_FAR_LOG_T = (K: number): number => 100 * K;
-
 export function deepFarRun(c: DeepCase, logFlowTime: number, pinnedOnly = false) {
   const { data, svm } = linearGapData(c.data);
   const R2 = maxRowNormSq(data.X);
