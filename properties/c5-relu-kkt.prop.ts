@@ -7,7 +7,11 @@
  * (a) Exact oracle for a nonlinear model. With the first layer W1 frozen, f = a·relu(W1 x) is a
  *     linear model on the features φ(x) = relu(W1 x); training a alone from 0 (the linear-model
  *     Trainer on the feature data set, exp loss, flow schedule) is Soudry et al.: a/‖a‖ → ŵ/‖ŵ‖,
- *     the hard-margin SVM of (φ(X), y) from maxMarginSvm, with angle A = O(1/log t). Asserted:
+ *     the hard-margin SVM of (φ(X), y) from maxMarginSvm, with angle A = O(1/log t). The feature
+ *     set keeps a margin gap (non-support points ≥ 1 + FEATURE_GAP in SVM units, as the linear
+ *     claims' sets do), else a point near the margin keeps pulling a for a long time (see
+ *     featureProblem). Asserted (the "measured" figures below predate the gap filter, which only
+ *     removes slow cases; checked since on 3 explore seeds and the failing seed):
  *       decrease  A_end ≤ DECREASE = 0.75 × the largest A after L < 1 (measured worst 0.52);
  *       small     A_end ≤ ANGLE_END = 0.2 rad (measured worst 0.123). The runs end at
  *                 log t = 17…460, so at the shortest ones this allows C/log t with C = 3.4.
@@ -68,7 +72,7 @@ import type { Dataset } from '../src/data.js';
 import type { LossKind } from '../src/loss.js';
 import { angle, margins } from '../src/measure.js';
 import { modelSpec, type Weights } from '../src/model.js';
-import { maxMarginSvm, NotSeparableError, type SvmResult } from '../src/svm.js';
+import { NotSeparableError, withMarginGap, type SvmResult } from '../src/svm.js';
 import { train, type TrainRecord } from '../src/train.js';
 import { buildExperiment, curvatureScale, expectChecked, fittedIndex, geometricSteps, gridReal, maxRowNormSq, runs, settingArb } from './common.js';
 
@@ -77,6 +81,7 @@ import { buildExperiment, curvatureScale, expectChecked, fittedIndex, geometricS
 
 const STEPS_A = 600;
 const MIN_FEATURE_MARGIN = 0.2;
+const FEATURE_GAP = 1;
 const DECREASE = 0.75;
 const ANGLE_END = 0.2;
 const ANGLE_FLOOR = 1e-4;
@@ -97,8 +102,14 @@ function featureProblem(c: FeatureCase): { features: Dataset; svm: SvmResult; g:
   const { data, init } = buildExperiment(c.setting);
   const features = { X: reluFeatures(init[0], data.X), y: data.y };
   try {
-    const svm = maxMarginSvm(features.X, features.y);
-    return { features, svm, g: svm.gamma / Math.sqrt(maxRowNormSq(features.X)) };
+    // As for the linear claims (properties/common.ts linearGapData): non-support points closer than
+    // FEATURE_GAP (SVM units) to the margin are dropped, so that only the support vectors matter
+    // within the run. Without it a flake audit drew a set (seed 138651557) whose next point sat
+    // near the margin: the angle climbed until the run's end at log t 22 (0.028 → 0.081) and fell
+    // only later (0.036 at log t 195).
+    const gapped = withMarginGap(features.X, features.y, FEATURE_GAP);
+    const kept = { X: gapped.X, y: gapped.y };
+    return { features: kept, svm: gapped.svm, g: gapped.svm.gamma / Math.sqrt(maxRowNormSq(kept.X)) };
   } catch (e) {
     if (e instanceof NotSeparableError) return null;
     throw e;
