@@ -9,7 +9,7 @@ import { reluBackward } from './relu.js';
  * input unit each weight reads: the slice W[:, …, c] is channel c's outgoing weights.
  *
  * On wasm XNNPACK multiplies plain products only, and caches a packed right operand under its data
- * id whatever its shape (src/train.ts, materializeTransposes): the forward product therefore takes
+ * id whatever its shape (src/nn/dense-chain.ts, materializeTransposes): the forward product therefore takes
  * a materialized Wᵀ, or for a single output the naive matrix–vector loop (transposeB, no packing),
  * and W itself is the right operand only of the backward product dx = dz·W.
  */
