@@ -262,7 +262,7 @@ export class Trainer {
  */
 export function modelNetwork(model: ModelSpec, init: Weights, d: number): Network {
   const widths = init.slice(0, -1).map((W) => W.length);
-  const net = buildNetwork({ kind: 'mlp', inShape: [d], widths, relu: model.kind === 'relu' });
+  const net = buildNetwork({ kind: 'mlp', inShape: [d], widths, relu: model.kind === 'relu', matVecGradient: true });
   const shapes = net.weightShapes;
   if (init.some((W, k) => W.length !== shapes[k][0] || W.some((r) => r.length !== shapes[k][1]))) {
     throw new InputError(`the initial weights are not a chain of layers [${shapes.map((s) => s.join('×')).join(', ')}] on inputs of dimension ${d}`);

@@ -1,6 +1,8 @@
 /**
  * The dense fast path (src/nn/dense-chain.ts, what Trainer runs) against the layers' general path
- * (Network.forward/backward) on random small chains: linear, deep linear and ReLU, K = 1..4.
+ * (Network.forward/backward) on random small chains: linear, deep linear and ReLU, K = 1..4. For
+ * K ≥ 3 the fast path is the layers themselves with the output layer's gradient by the
+ * matrix–vector loop (Dense's matVecGradient), compared with the plain layers' XNNPACK product.
  *
  * Tolerance. Both paths compute the same sums in float32 from the same float32 inputs, each off
  * the exact value by at most m·u·S (u = 2⁻²⁴, m the most terms any entry adds up along the chain,
@@ -15,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DenseChain } from '../src/nn/dense-chain.js';
+import { Dense } from '../src/nn/dense.js';
 import { buildNetwork, type Network } from '../src/nn/network.js';
 import { stream } from '../src/rng.js';
 import { abs64, centralDifferences, dot64, network64 } from './nn-reference64.js';
@@ -33,7 +36,9 @@ const caseArb = fc.record({
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
-const mlp = (c: Case, relu = c.relu): Network => buildNetwork({ kind: 'mlp', inShape: [c.d], widths: new Array<number>(c.K - 1).fill(c.h), relu });
+/** The chain as src/train.ts builds it (matVecGradient) or as the general path of the layers. */
+const mlp = (c: Case, relu = c.relu, matVecGradient = false): Network =>
+  buildNetwork({ kind: 'mlp', inShape: [c.d], widths: new Array<number>(c.K - 1).fill(c.h), relu, matVecGradient });
 
 interface Drawn {
   x: Float32Array;
@@ -108,7 +113,7 @@ describe('the dense fast path', () => {
       fc.property(caseArb, (c) => {
         const net = mlp(c);
         const drawn = draw(net, c);
-        expect(worstRatio(net, c, drawn, bothPaths(net, net, c, drawn))).toBeLessThanOrEqual(1);
+        expect(worstRatio(net, c, drawn, bothPaths(mlp(c, c.relu, true), net, c, drawn))).toBeLessThanOrEqual(1);
       }),
       { numRuns: runs(40) },
     );
@@ -119,11 +124,11 @@ describe('the dense fast path', () => {
     const c: Case = { K: 2, relu: true, d: 4, h: 5, B: 6, seed: 7 };
     const net = mlp(c);
     const drawn = draw(net, c);
-    expect(worstRatio(net, c, drawn, bothPaths(mlp(c, false), net, c, drawn))).toBeGreaterThan(1e3);
+    expect(worstRatio(net, c, drawn, bothPaths(mlp(c, false, true), net, c, drawn))).toBeGreaterThan(1e3);
     const deep: Case = { ...c, K: 3 };
     const deepNet = mlp(deep);
     const deepDrawn = draw(deepNet, deep);
-    expect(worstRatio(deepNet, deep, deepDrawn, bothPaths(mlp(deep, false), deepNet, deep, deepDrawn))).toBeGreaterThan(1e3);
+    expect(worstRatio(deepNet, deep, deepDrawn, bothPaths(mlp(deep, false, true), deepNet, deep, deepDrawn))).toBeGreaterThan(1e3);
   });
 
   test('K = 2: the per-neuron Euler identity holds to float64 rounding on the fast path, not on the general path', () => {
@@ -132,7 +137,7 @@ describe('the dense fast path', () => {
       fc.property(caseArb.map((c) => ({ ...c, K: 2, d: c.d + 4, h: c.h + 2, B: c.B + 10 })), (c) => {
         const net = mlp(c);
         const drawn = draw(net, c);
-        const { fast, general } = bothPaths(net, net, c, drawn);
+        const { fast, general } = bothPaths(mlp(c, c.relu, true), net, c, drawn);
         expect(eulerResidual(c, drawn.params, fast.G)).toBeLessThanOrEqual(1);
         if (eulerResidual(c, drawn.params, general.G) > 1) generalMisses++;
       }),
@@ -140,6 +145,10 @@ describe('the dense fast path', () => {
     );
     // the control: float32 products on the backend break the float64 bound on most draws
     expect(generalMisses).toBeGreaterThan(runs(20) / 2);
+  });
+
+  test('matVecGradient is refused for a layer with more than one unit', () => {
+    expect(() => new Dense([3], 2, false, true)).toThrow(/single unit, got 2/);
   });
 
   test('refuses a network that is not dense on flat inputs', () => {

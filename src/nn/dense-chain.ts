@@ -1,33 +1,36 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../errors.js';
 import { Dense } from './dense.js';
+import type { Forward } from './layer.js';
 import type { Network } from './network.js';
 
 /**
- * The fast path of a Network made of Dense layers on flat inputs (src/train.ts's networks: linear,
- * deep linear, ReLU), with a handful of kernels per step instead of the layers' general path.
- * It computes the same G_k = Σ_n δ_n ∂f_n/∂W_k as Network.backward (tests/dense-chain.test.ts
+ * How src/train.ts runs a Network of Dense layers on flat inputs (linear, deep linear, ReLU):
+ * K ≥ 3 by the layers themselves (Network.forward/backward; the output layer's gradient by the
+ * matrix–vector loop, Dense's matVecGradient, as the step always took it), K ≤ 2 by a fast path with a
+ * handful of kernels, which computes the same G_k = Σ_n δ_n ∂f_n/∂W_k (tests/dense-chain.test.ts
  * compares the two) but differs where it matters to the claims and to speed:
  *   - for K = 2 the backward pass is one product on the backend, Q = (relu'(Z) ⊙ δᵀ)·X [h, d];
  *     G₁ = W₂ᵀ ⊙ Q and G₂ᵢ = Σ_j Q_ij W₁_ij are h·d multiply-adds on the host in float64, so
- *     G₂ᵢ·W₂ᵢ = ⟨row i of W₁, row i of G₁⟩ (C1's identity per neuron) holds up to one rounding;
+ *     G₂ᵢ·W₂ᵢ = ⟨row i of W₁, row i of G₁⟩ (C1's identity per neuron) holds up to one rounding,
+ *     where the layers' float32 products on the backend miss it by many roundings;
  *   - the data are kept as X [N, d] and Xᵀ [d, N] (prepareConstantInput), the right operands of the
- *     data-side products, and the 2-layer net's hidden layer is computed transposed,
- *     Hᵀ = relu(W₁Xᵀ) [h, N], so that Q needs no transpose either; matrix–vector products (f = W₂H,
- *     B·h multiply-adds) take the naive loop, which beats packing a fresh operand for XNNPACK;
- *   - the last layer's gradient is a matrix–vector product by the naive loop (δᵀH).
- * The layouts serve the wasm backend (see materializeTransposes). The gradients come back as host
+ *     data-side products: XNNPACK packs Xᵀ once and caches it (K = 1: f = wXᵀ; K = 2: the hidden
+ *     layer computed transposed, Hᵀ = relu(W₁Xᵀ) [h, N], so that Q needs no transpose either);
+ *     matrix–vector products (f = W₂H, B·h multiply-adds) take the naive loop, which beats packing
+ *     a fresh operand for XNNPACK.
+ * The layouts serve the wasm backend, where XNNPACK runs plain products only and a transposed
+ * operand takes a naive loop (see fusedMatMul for its cache). The gradients come back as host
  * arrays in the row-major layout of W_k (the trainer updates the weights on the host anyway).
  */
-
 /** The activations of one forward pass that the backward pass needs. */
 export interface DenseActivations {
-  /** f_n, N values (shape [1,N] or [N,1]). */
-  f: tf.Tensor2D;
+  /** f_n, N values (shape [1,N], [N,1] or [N]). */
+  f: tf.Tensor;
   /** K = 2: the hidden layer, transposed: Hᵀ [h, B]. */
   firstT?: tf.Tensor2D;
-  /** K ≥ 3: hidden layers 1..K−1 as [B, h]. */
-  hidden: tf.Tensor2D[];
+  /** K ≥ 3: the layers' own record of the forward pass (Network.forward). */
+  tape?: Forward[];
 }
 
 export class DenseChain {
@@ -40,8 +43,6 @@ export class DenseChain {
     if (dense.some((l) => l === null)) throw new InputError('the dense fast path needs a network of dense layers on flat inputs');
     this.K = dense.length;
     this.relu = dense.map((l) => l!.relu);
-    // Hᵀ is computed by one fused product for K = 2, so the layer's flag decides it; deeper chains
-    // apply each layer's own flag.
   }
 
   /** Xᵀ [d, B] of rows X [B, d]: what forward needs besides X (kept by the caller for constant data). */
@@ -52,18 +53,13 @@ export class DenseChain {
   /** Forward pass on rows X [B, d] (XT its transpose): the outputs and what backward needs. */
   forward(X: tf.Tensor2D, XT: tf.Tensor2D, W: tf.Tensor2D[]): DenseActivations {
     const K = this.K;
-    if (K === 1) return { f: tf.matMul(W[0], XT), hidden: [] }; // [1, B]
+    if (K === 1) return { f: tf.matMul(W[0], XT) }; // [1, B]
     if (K === 2) {
       const firstT = fusedMatMul(W[0], XT, this.relu[0]); // Hᵀ = relu(W₁Xᵀ) [h, B]
       // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
-      return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
+      return { f: tf.matMul(firstT, W[1], true, true), firstT }; // [B, 1]
     }
-    // K ≥ 3: hidden layers as [B, h]
-    const hidden = [fusedMatMul(X, W[0], this.relu[0], true)];
-    for (let k = 1; k < K - 1; k++) hidden.push(fusedMatMul(hidden[k - 1], W[k], this.relu[k], true));
-    // f = H W_Kᵀ by the naive loop: W_K is the right operand of XNNPACK in the backward pass, as
-    // [1, h], and its cache of packed operands is keyed by data, not shape (see materializeTransposes)
-    return { f: tf.matMul(hidden[K - 2], W[K - 1], false, true), hidden }; // [B, 1]
+    return this.net.forward(X, W);
   }
 
   /**
@@ -100,67 +96,34 @@ export class DenseChain {
       }
       return [G1, G2];
     }
-    const col = tf.tensor2d(delta, [B, 1]);
-    const G: tf.Tensor[] = new Array(K);
-    const last = act.hidden[K - 2];
-    G[K - 1] = tf.matMul(col, last, true, false); // a matrix–vector product: the naive loop is fine
-    let D: tf.Tensor2D = tf.matMul(col, W[K - 1]); // ∂f/∂(pre-activation of the last hidden layer) ⊙ δ [B, h]
-    if (this.relu[K - 2]) D = tf.mul(D, mask(last)) as tf.Tensor2D;
-    for (let k = K - 2; k >= 1; k--) {
-      const input = act.hidden[k - 1];
-      G[k] = matMulT(D, input, true, false); // Dᵀ H_{k−1}
-      D = tf.matMul(D, W[k]);
-      if (this.relu[k - 1]) D = tf.mul(D, mask(input)) as tf.Tensor2D;
-    }
-    G[0] = matMulT(D, X, true, false);
-    return G.map((g) => g.dataSync());
+    return this.net.backward(tf.tensor1d(delta), act.tape!, W).map((g) => g.dataSync());
   }
 }
 
 /** Keeps every tensor of `act` out of the enclosing tidy. */
 export function keepActivations(act: DenseActivations): void {
-  tf.keep(act.f);
-  if (act.firstT) tf.keep(act.firstT);
-  act.hidden.forEach((h) => tf.keep(h));
+  tensorsOf(act).forEach((t) => tf.keep(t));
 }
 
 export function disposeActivations(act: DenseActivations): void {
-  tf.dispose([act.f, ...(act.firstT ? [act.firstT] : []), ...act.hidden]);
+  tf.dispose(tensorsOf(act));
+}
+
+function tensorsOf(act: DenseActivations): tf.Tensor[] {
+  return [act.f, ...(act.firstT ? [act.firstT] : []), ...(act.tape ?? []).flatMap((t) => [t.y, ...t.saved])];
 }
 
 /**
- * The wasm backend multiplies transposed operands by a naive loop (XNNPACK only takes plain
- * products), so there a transposed operand is materialized first, which is cheaper for all but
- * matrix–vector products; the cpu backend multiplies with strides at no extra cost but transposes
- * slowly, so there the flags are passed on.
+ * relu(A·B) (or A·B) with the activation fused into the product. The kernel is called directly:
+ * tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
  * A trap on wasm: XNNPACK packs the right operand once and caches it under the tensor's data id,
  * whatever its shape, so one tensor's data (a reshape shares it) must never be the right operand
  * of two products in different shapes: the second would silently use the first one's packing.
  */
-const materializeTransposes = () => tf.getBackend() === 'wasm';
-
-/** Aᵀ as a tensor of its own; a row or a column is only reshaped. */
-function transposed(A: tf.Tensor2D): tf.Tensor2D {
-  const [m, n] = A.shape;
-  return m === 1 || n === 1 ? tf.reshape(A, [n, m]) : tf.transpose(A);
-}
-
-/** op(A)·op(B) with op = transpose where asked (see materializeTransposes). */
-function matMulT(A: tf.Tensor2D, B: tf.Tensor2D, tA: boolean, tB: boolean): tf.Tensor2D {
-  if (!materializeTransposes()) return tf.matMul(A, B, tA, tB);
-  return tf.matMul(tA ? transposed(A) : A, tB ? transposed(B) : B);
-}
-
-/**
- * relu(A·op(B)) (or A·op(B)) with the activation fused into the product. The kernel is called
- * directly: tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
- */
-function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false): tf.Tensor2D {
-  if (tB && materializeTransposes()) return fusedMatMul(A, transposed(B), relu);
+function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean): tf.Tensor2D {
   const [m, k] = A.shape;
-  const n = tB ? B.shape[0] : B.shape[1];
   const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(A, [1, m, k]), b: tf.reshape(B, [1, ...B.shape]) }, {
-    transposeA: false, transposeB: tB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
+    transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
   }) as tf.Tensor3D;
-  return tf.reshape(out, [m, n]);
+  return tf.reshape(out, [m, B.shape[1]]);
 }

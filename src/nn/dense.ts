@@ -9,9 +9,12 @@ import { reluBackward } from './relu.js';
  * input unit each weight reads: the slice W[:, …, c] is channel c's outgoing weights.
  *
  * On wasm XNNPACK multiplies plain products only, and caches a packed right operand under its data
- * id whatever its shape (src/nn/dense-chain.ts, materializeTransposes): the forward product therefore takes
+ * id whatever its shape (src/nn/dense-chain.ts, fusedMatMul): the forward product therefore takes
  * a materialized Wᵀ, or for a single output the naive matrix–vector loop (transposeB, no packing),
  * and W itself is the right operand only of the backward product dx = dz·W.
+ * `matVecGradient` (a single unit only): dW = dzᵀx̃ by the naive matrix–vector loop (transposeA)
+ * instead of XNNPACK, which packs x̃ afresh every step; src/train.ts's networks compute the output
+ * layer's gradient that way, and its pinned figures depend on that summation order.
  */
 export class Dense implements Layer {
   readonly kind = 'dense';
@@ -20,8 +23,9 @@ export class Dense implements Layer {
   readonly unitAxes: UnitAxes;
   private readonly fanIn: number;
 
-  constructor(readonly inShape: Shape, readonly units: number, readonly relu: boolean) {
+  constructor(readonly inShape: Shape, readonly units: number, readonly relu: boolean, readonly matVecGradient = false) {
     if (!Number.isInteger(units) || units < 1) throw new InputError(`a dense layer needs at least one unit, got ${units}`);
+    if (matVecGradient && units !== 1) throw new InputError(`the matrix–vector gradient is for a single unit, got ${units}`);
     this.fanIn = sizeOf(inShape);
     this.outShape = [units];
     this.weightShape = [units, ...inShape];
@@ -50,7 +54,8 @@ export class Dense implements Layer {
     const dz = (this.relu ? reluBackward(dy, y) : dy) as tf.Tensor2D;
     // dW = dzᵀ x̃: dzᵀ materialized (a reshape when there is one unit), x̃ the right operand
     const dzT = this.units === 1 ? tf.reshape(dz, [1, N]) : tf.transpose(dz);
-    const dW = tf.reshape(tf.matMul(dzT as tf.Tensor2D, x2), this.weightShape as number[]);
+    const product = this.matVecGradient ? tf.matMul(dz, x2, true, false) : tf.matMul(dzT as tf.Tensor2D, x2);
+    const dW = tf.reshape(product, this.weightShape as number[]);
     if (!needDx) return { dx: null, dW };
     const dx = tf.matMul(dz, tf.reshape(W!, [this.units, this.fanIn]) as tf.Tensor2D);
     return { dx: tf.reshape(dx, [N, ...this.inShape]), dW };
