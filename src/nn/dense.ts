@@ -33,8 +33,10 @@ export class Dense implements Layer {
   }
 
   forward(x: tf.Tensor, W: tf.Tensor | null): Forward {
+    // a tensor of its own even when x is already a matrix: it is saved for backward, and whoever
+    // disposes the saved tensors must not dispose the input (the data, or the previous layer's y)
     const x2 = tf.reshape(x, [x.shape[0], this.fanIn]) as tf.Tensor2D;
-    const W2 = tf.reshape(W!, [this.units, this.fanIn]) as tf.Tensor2D;
+    const W2 = as2d(W!, this.units, this.fanIn);
     let y: tf.Tensor2D;
     if (this.units === 1) {
       y = tf.matMul(x2, W2, false, true);
@@ -53,11 +55,16 @@ export class Dense implements Layer {
     const N = x2.shape[0];
     const dz = (this.relu ? reluBackward(dy, y) : dy) as tf.Tensor2D;
     // dW = dzᵀ x̃: dzᵀ materialized (a reshape when there is one unit), x̃ the right operand
-    const dzT = this.units === 1 ? tf.reshape(dz, [1, N]) : tf.transpose(dz);
-    const product = this.matVecGradient ? tf.matMul(dz, x2, true, false) : tf.matMul(dzT as tf.Tensor2D, x2);
-    const dW = tf.reshape(product, this.weightShape as number[]);
+    const dzT = () => (this.units === 1 ? tf.reshape(dz, [1, N]) : tf.transpose(dz)) as tf.Tensor2D;
+    const product = this.matVecGradient ? tf.matMul(dz, x2, true, false) : tf.matMul(dzT(), x2);
+    const dW = this.inShape.length === 1 ? product : tf.reshape(product, this.weightShape as number[]);
     if (!needDx) return { dx: null, dW };
-    const dx = tf.matMul(dz, tf.reshape(W!, [this.units, this.fanIn]) as tf.Tensor2D);
-    return { dx: tf.reshape(dx, [N, ...this.inShape]), dW };
+    const dx = tf.matMul(dz, as2d(W!, this.units, this.fanIn));
+    return { dx: this.inShape.length === 1 ? dx : tf.reshape(dx, [N, ...this.inShape]), dW };
   }
+}
+
+/** t as a matrix [rows, cols]: itself when it already is one (a reshape is a kernel call per step). */
+function as2d(t: tf.Tensor, rows: number, cols: number): tf.Tensor2D {
+  return (t.rank === 2 && t.shape[0] === rows && t.shape[1] === cols ? t : tf.reshape(t, [rows, cols])) as tf.Tensor2D;
 }
