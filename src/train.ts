@@ -23,8 +23,8 @@ import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, upda
  * and only kept steps advance stepCount and flow time.
  *
  * How a step runs (a handful of kernels instead of a taped graph). The network is a src/nn Network
- * of Dense layers built from the model spec (modelNetwork), and its forward and backward passes
- * run by the network's dense fast path (src/nn/dense-chain.ts), the small scalar work on the host:
+ * of Dense layers built from the model spec (modelNetwork); src/nn/dense-chain.ts runs its forward
+ * and backward passes (K ≥ 3 by the layers, K ≤ 2 by a fast path), the small scalar work on the host:
  *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
  *   2. one download of the B outputs; the host evaluates the loss of the margins y_n f_n in float64
  *      (`objectiveOfOutputs`: log L and ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n)),
