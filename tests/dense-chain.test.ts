@@ -19,7 +19,9 @@ import { describe, expect, test } from 'vitest';
 import { DenseChain } from '../src/nn/dense-chain.js';
 import { Dense } from '../src/nn/dense.js';
 import { buildNetwork, type Network } from '../src/nn/network.js';
+import { modelSpec } from '../src/model.js';
 import { stream } from '../src/rng.js';
+import { Trainer } from '../src/train.js';
 import { abs64, centralDifferences, dot64, network64 } from './nn-reference64.js';
 import { runs } from './reference64.js';
 
@@ -149,6 +151,16 @@ describe('the dense fast path', () => {
 
   test('matVecGradient is refused for a layer with more than one unit', () => {
     expect(() => new Dense([3], 2, false, true)).toThrow(/single unit, got 2/);
+  });
+
+  test('the Trainer refuses initial weights that are not a chain on the data', () => {
+    const data = { X: [[1, 2], [3, 4]], y: [1, -1] };
+    const opts = { model: modelSpec('relu', 2, 2), loss: 'exp', reduction: 'mean', schedule: 'constant', lr: 0.1 } as const;
+    expect(() => new Trainer(data, [[[1, 2], [3, 4]], [[1, 2]]], opts).dispose()).not.toThrow();
+    // a hidden layer of 2 units feeding an output that reads 3
+    expect(() => new Trainer(data, [[[1, 2], [3, 4]], [[1, 2, 3]]], opts)).toThrow(/not a chain of layers \[2×2, 1×2\] on inputs of dimension 2/);
+    // inputs of dimension 3 for data of dimension 2
+    expect(() => new Trainer(data, [[[1, 2, 3]]], { ...opts, model: modelSpec('linear') })).toThrow(/not a chain of layers \[1×2\]/);
   });
 
   test('refuses a network that is not dense on flat inputs', () => {
