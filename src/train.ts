@@ -4,6 +4,8 @@ import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
 import { measure } from './measure.js';
 import { asRows, type ModelSpec, type Weights } from './model.js';
+import { DenseChain, disposeActivations, keepActivations, type DenseActivations } from './nn/dense-chain.js';
+import { buildNetwork, type Network } from './nn/network.js';
 import { sampleWithoutReplacement, stream, type Rng } from './rng.js';
 import { recordRun, type RecordedRun, type TrainRecord } from './run.js';
 import { makeSchedule, type Schedule, type StepSchedule } from './schedule.js';
@@ -20,27 +22,20 @@ import { keptStep, logAddExp, outputDelta, outputsOutOfRange, tryUntilKept, upda
  * coefficient, until one is kept. So step() always returns a kept step; `undone` counts the others,
  * and only kept steps advance stepCount and flow time.
  *
- * How a step runs (a handful of kernels instead of a taped graph). The networks are chains
- * of matrix products, so the forward and backward passes are written out here rather than recorded
- * on a tfjs gradient tape (tf.valueAndGrads), and the small scalar work goes to the host:
+ * How a step runs (a handful of kernels instead of a taped graph). The network is a src/nn Network
+ * of Dense layers built from the model spec (modelNetwork); src/nn/dense-chain.ts runs its forward
+ * and backward passes (K ≥ 3 by the layers, K ≤ 2 by a fast path), the small scalar work on the host:
  *   1. forward on the active backend: the outputs f_n (one matMul per layer, ReLU fused into it);
  *   2. one download of the B outputs; the host evaluates the loss of the margins y_n f_n in float64
  *      (`objectiveOfOutputs`: log L and ∂ log L/∂f_n = y_n softmax(log ℓ(q))_n (log ℓ)'(q_n)),
  *      checks that it is finite and picks c;
  *   3. one upload of δ_n = −c ∂ log L/∂f_n: c is folded in, so no scalar tensor is made per step;
- *   4. backward on the backend: the products of the chain rule, U_k = Σ_n δ_n ∂f_n/∂W_k = −c·g_k,
- *      downloaded (the weights are small next to the data);
+ *   4. backward: the products of the chain rule, U_k = Σ_n δ_n ∂f_n/∂W_k = −c·g_k, as host arrays
+ *      (for K = 2 the last products are formed on the host in float64, see DenseChain);
  *   5. the host forms W_k + m_k U_k − ηλ W_k in float64 (m_k: layerLr, λ: weightDecay), rounds it
  *      to float32 once and assigns it to the variable.
  * The host parts (δ, the update, flow time, the undo loop) are src/step.ts's, shared with the other
- * trainers; the forward and backward passes are this file's.
- * For the 2-layer net the backward pass is one product on the backend, Q = (relu'(Z) ⊙ δᵀ)·X
- * [h, d]; U₁ = W₂ᵀ ⊙ Q and U₂ᵢ = Σ_j Q_ij W₁_ij are h·d multiply-adds on the host.
- * The layouts serve the wasm backend (see materializeTransposes): XNNPACK runs plain products
- * only, so the data are kept as X [N, d] and Xᵀ [d, N], the right operands of the data-side
- * products, and the 2-layer net's hidden layer is computed transposed, Hᵀ = relu(W₁Xᵀ) [h, N], so
- * that Q needs no transpose either; matrix–vector products (f = W₂H, B·h multiply-adds) take the
- * naive loop, which beats packing a fresh operand for XNNPACK.
+ * trainers; minibatch SGD and weight decay are this file's.
  */
 export { SCHEDULES, scheduleCoefficient, type Schedule, type StepSchedule } from './schedule.js';
 export type { StepInfo } from './step.js';
@@ -60,16 +55,6 @@ export interface TrainOptions extends LossSpec {
   weightDecay?: number;
 }
 
-/** The activations of one forward pass that the backward pass needs. */
-interface Activations {
-  /** f_n, N values (shape [1,N] or [N,1]). */
-  f: tf.Tensor2D;
-  /** K = 2: the hidden layer, transposed: Hᵀ [h, B]. */
-  firstT?: tf.Tensor2D;
-  /** K ≥ 3: hidden layers 1..K−1 as [B, h]. */
-  hidden: tf.Tensor2D[];
-}
-
 export class Trainer {
   readonly layers: tf.Variable<tf.Rank.R2>[];
   readonly n: number;
@@ -84,15 +69,15 @@ export class Trainer {
    * The forward pass at the current weights when the last step already computed it (to judge the
    * step), kept for the next step's gradient; with the data ids of the weights it belongs to.
    */
-  private nextForward: { act: Activations; dataIds: object[] } | null = null;
+  private nextForward: { act: DenseActivations; dataIds: object[] } | null = null;
   /** The data [N, d] and its transpose [d, N]: the right operands of the data-side products. */
   private readonly X: tf.Tensor2D;
   private readonly XT: tf.Tensor2D;
   /** Labels stay on the host, where the loss is evaluated. */
   private readonly y: Float64Array;
   private readonly batchRng: Rng | null;
-  private readonly K: number;
-  private readonly relu: boolean;
+  /** The network's dense fast path, which runs the forward and backward passes. */
+  private readonly chain: DenseChain;
   /**
    * The weights as the host last uploaded them, with the data id each variable got then: the host
    * applies the update, and skips downloading weights it wrote itself unless a variable was
@@ -111,8 +96,7 @@ export class Trainer {
       maxRowNormSq: data.X.reduce((m, x) => Math.max(m, x.reduce((s, v) => s + v * v, 0)), 0),
     });
     if (opts.layerLr && opts.layerLr.length !== init.length) throw new InputError(`layerLr needs ${init.length} multipliers, got ${opts.layerLr.length}`);
-    this.K = init.length;
-    this.relu = opts.model.kind === 'relu';
+    this.chain = new DenseChain(modelNetwork(opts.model, init, data.X[0]?.length ?? 0));
     this.batchRng = b !== undefined && b < this.n ? stream(opts.seed ?? 1, 'batches') : null;
     this.y = Float64Array.from(data.y);
     // Tensors made inside tidy are freed when the variables have copied them.
@@ -124,73 +108,13 @@ export class Trainer {
   }
 
   /** Forward pass on rows X [B, d] (XT its transpose): the outputs and what backward needs. */
-  private forward(X: tf.Tensor2D, XT: tf.Tensor2D): Activations {
-    const W = this.layers;
-    const K = this.K;
-    if (K === 1) return { f: tf.matMul(W[0], XT), hidden: [] }; // [1, B]
-    if (K === 2) {
-      const firstT = fusedMatMul(W[0], XT, this.relu); // Hᵀ = relu(W₁Xᵀ) [h, B]
-      // f = Hᵀᵀ W₂ᵀ: a matrix–vector product, by the naive loop (packing Hᵀ would cost more)
-      return { f: tf.matMul(firstT, W[1], true, true), firstT, hidden: [] }; // [B, 1]
-    }
-    // K ≥ 3: hidden layers as [B, h]
-    const hidden = [fusedMatMul(X, W[0], this.relu, true)];
-    for (let k = 1; k < K - 1; k++) hidden.push(fusedMatMul(hidden[k - 1], W[k], this.relu, true));
-    // f = H W_Kᵀ by the naive loop: W_K is the right operand of XNNPACK in the backward pass, as
-    // [1, h], and its cache of packed operands is keyed by data, not shape (see materializeTransposes)
-    return { f: tf.matMul(hidden[K - 2], W[K - 1], false, true), hidden }; // [B, 1]
+  private forward(X: tf.Tensor2D, XT: tf.Tensor2D): DenseActivations {
+    return this.chain.forward(X, XT, this.layers);
   }
 
-  /**
-   * Backward pass: G_k = Σ_n delta_n ∂f_n/∂W_k for every layer, from the activations of `forward`
-   * on the same rows, as host arrays in the row-major layout of W_k; `values` are the current
-   * weights on the host (see values()).
-   */
-  private backward(act: Activations, X: tf.Tensor2D, delta: Float32Array, values: Float32Array[]): ArrayLike<number>[] {
-    const W = this.layers;
-    const K = this.K;
-    const B = delta.length;
-    if (K === 1) return [tf.matMul(tf.tensor2d(delta, [1, B]), X).dataSync()];
-    const mask = (h: tf.Tensor2D) => tf.step(h); // relu'(z) = 1[z > 0] = 1[relu(z) > 0]
-    if (K === 2) {
-      // δ₁ᵀ = W₂ᵀ ⊙ mask ⊙ δᵀ [h, B], so G₁ = δ₁ᵀX = W₂ᵀ ⊙ Q with Q = (mask ⊙ δᵀ)X [h, d] (X stays
-      // the right operand), and G₂ = Σ_n δ_n h_n = Σ_n δ_n mask_n ⊙ W₁x_n, i.e. G₂ᵢ = Σ_j Q_ij W₁_ij.
-      // Only Q is computed on the backend; the rest is h·d multiply-adds, done on the host in
-      // float64 (and G₂ᵢ·W₂ᵢ = ⟨row i of W₁, row i of G₁⟩, the Euler identity per neuron, holds up
-      // to one rounding). δ is a vector [B] for the mask: a trailing-axis broadcast, which the cpu
-      // backend runs without index arithmetic.
-      const masked = this.relu ? tf.mul(mask(act.firstT!), tf.tensor1d(delta)) : tf.tensor2d(delta, [1, B]);
-      const Q = tf.matMul(masked as tf.Tensor2D, X).dataSync(); // [h, d] ([1, d] for deep linear)
-      const [h, d] = W[0].shape;
-      const [W1, W2] = values;
-      const G1 = new Float64Array(h * d);
-      const G2 = new Float64Array(h);
-      const qRow = Q.length === d ? 0 : d; // deep linear: one row of Q for every unit
-      for (let i = 0; i < h; i++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) {
-          const q = Q[i * qRow + j];
-          G1[i * d + j] = W2[i] * q;
-          s += q * W1[i * d + j];
-        }
-        G2[i] = s;
-      }
-      return [G1, G2];
-    }
-    const col = tf.tensor2d(delta, [B, 1]);
-    const G: tf.Tensor[] = new Array(K);
-    const last = act.hidden[K - 2];
-    G[K - 1] = tf.matMul(col, last, true, false); // a matrix–vector product: the naive loop is fine
-    let D: tf.Tensor2D = tf.matMul(col, W[K - 1]); // ∂f/∂(pre-activation of the last hidden layer) ⊙ δ [B, h]
-    if (this.relu) D = tf.mul(D, mask(last)) as tf.Tensor2D;
-    for (let k = K - 2; k >= 1; k--) {
-      const input = act.hidden[k - 1];
-      G[k] = matMulT(D, input, true, false); // Dᵀ H_{k−1}
-      D = tf.matMul(D, W[k]);
-      if (this.relu) D = tf.mul(D, mask(input)) as tf.Tensor2D;
-    }
-    G[0] = matMulT(D, X, true, false);
-    return G.map((g) => g.dataSync());
+  /** G_k = Σ_n delta_n ∂f_n/∂W_k as host arrays, from `forward` on the same rows X. */
+  private backward(act: DenseActivations, X: tf.Tensor2D, delta: Float32Array, values: Float32Array[]): ArrayLike<number>[] {
+    return this.chain.backward(act, X, delta, this.layers, values);
   }
 
   /** The current weights on the host, row-major per layer (see hostCopy). */
@@ -234,7 +158,7 @@ export class Trainer {
   }
 
   /** The step from the forward pass `act` at the current weights (see step()). */
-  private stepFrom(act: Activations, X: tf.Tensor2D, y: ArrayLike<number>, logScale: number): StepInfo {
+  private stepFrom(act: DenseActivations, X: tf.Tensor2D, y: ArrayLike<number>, logScale: number): StepInfo {
     const opts = this.opts;
     const f = act.f.dataSync();
     const { value: v, isLog, grad } = objectiveOfOutputs(f, y, opts, logScale);
@@ -286,9 +210,7 @@ export class Trainer {
     const after = objectiveOfOutputs(act.f.dataSync(), this.y, this.opts).value;
     const kept = this.schedule.accept(logLBefore, after);
     if (kept) {
-      tf.keep(act.f);
-      if (act.firstT) tf.keep(act.firstT);
-      act.hidden.forEach((h) => tf.keep(h));
+      keepActivations(act);
       this.nextForward = { act, dataIds: this.layers.map((W) => W.dataId) };
     } else {
       disposeActivations(act);
@@ -297,7 +219,7 @@ export class Trainer {
   }
 
   /** The forward pass judge() kept, if the weights are still the ones it was computed at. */
-  private takeNextForward(): Activations | null {
+  private takeNextForward(): DenseActivations | null {
     const next = this.nextForward;
     this.nextForward = null;
     if (!next) return null;
@@ -333,45 +255,19 @@ export class Trainer {
   }
 }
 
-function disposeActivations(act: Activations): void {
-  tf.dispose([act.f, ...(act.firstT ? [act.firstT] : []), ...act.hidden]);
-}
-
 /**
- * The wasm backend multiplies transposed operands by a naive loop (XNNPACK only takes plain
- * products), so there a transposed operand is materialized first, which is cheaper for all but
- * matrix–vector products; the cpu backend multiplies with strides at no extra cost but transposes
- * slowly, so there the flags are passed on.
- * A trap on wasm: XNNPACK packs the right operand once and caches it under the tensor's data id,
- * whatever its shape, so one tensor's data (a reshape shares it) must never be the right operand
- * of two products in different shapes: the second would silently use the first one's packing.
+ * The model as a src/nn Network of Dense layers on inputs of dimension d, with the layer widths of
+ * `init` (ReLU after every hidden layer for relu, none for linear and deep-linear) and one linear
+ * output; throws InputError if `init` is not such a chain.
  */
-const materializeTransposes = () => tf.getBackend() === 'wasm';
-
-/** Aᵀ as a tensor of its own; a row or a column is only reshaped. */
-function transposed(A: tf.Tensor2D): tf.Tensor2D {
-  const [m, n] = A.shape;
-  return m === 1 || n === 1 ? tf.reshape(A, [n, m]) : tf.transpose(A);
-}
-
-/** op(A)·op(B) with op = transpose where asked (see materializeTransposes). */
-function matMulT(A: tf.Tensor2D, B: tf.Tensor2D, tA: boolean, tB: boolean): tf.Tensor2D {
-  if (!materializeTransposes()) return tf.matMul(A, B, tA, tB);
-  return tf.matMul(tA ? transposed(A) : A, tB ? transposed(B) : B);
-}
-
-/**
- * relu(A·op(B)) (or A·op(B)) with the activation fused into the product. The kernel is called
- * directly: tf.fused.matMul wraps it in a customGrad scope that costs as much as a small product.
- */
-function fusedMatMul(A: tf.Tensor2D, B: tf.Tensor2D, relu: boolean, tB = false): tf.Tensor2D {
-  if (tB && materializeTransposes()) return fusedMatMul(A, transposed(B), relu);
-  const [m, k] = A.shape;
-  const n = tB ? B.shape[0] : B.shape[1];
-  const out = tf.engine().runKernel(tf._FusedMatMul, { a: tf.reshape(A, [1, m, k]), b: tf.reshape(B, [1, ...B.shape]) }, {
-    transposeA: false, transposeB: tB, activation: relu ? 'relu' : 'linear', leakyreluAlpha: 0,
-  }) as tf.Tensor3D;
-  return tf.reshape(out, [m, n]);
+export function modelNetwork(model: ModelSpec, init: Weights, d: number): Network {
+  const widths = init.slice(0, -1).map((W) => W.length);
+  const net = buildNetwork({ kind: 'mlp', inShape: [d], widths, relu: model.kind === 'relu', matVecGradient: true });
+  const shapes = net.weightShapes;
+  if (init.some((W, k) => W.length !== shapes[k][0] || W.some((r) => r.length !== shapes[k][1]))) {
+    throw new InputError(`the initial weights are not a chain of layers [${shapes.map((s) => s.join('×')).join(', ')}] on inputs of dimension ${d}`);
+  }
+  return net;
 }
 
 export type { TrainRecord } from './run.js';

@@ -138,6 +138,8 @@ export interface MlpSpec {
   inShape: Shape;
   widths: number[];
   relu: boolean;
+  /** The output layer's gradient by the matrix–vector loop (Dense's matVecGradient). */
+  matVecGradient?: boolean;
 }
 
 export type NetSpec = CnnSpec | MlpSpec;
@@ -157,7 +159,7 @@ export function buildNetwork(spec: NetSpec): Network {
   } else {
     for (const w of spec.widths) layers.push(new Dense(shape(), w, spec.relu));
   }
-  layers.push(new Dense(shape(), 1, false));
+  layers.push(new Dense(shape(), 1, false, spec.kind === 'mlp' && spec.matVecGradient === true));
   const net = new Network(layers);
   net.spec = spec;
   return net;
