@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, supportSpansSpace, type SvmPrediction } from '../src/checks.js';
+import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -217,54 +217,3 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
   return { ...run, svm, truth, mid: run.weights[mid][0][0], end: run.weights.at(-1)![0][0], margin: end.normalizedMargin };
 }
 
-/**
- * log t at the end of C5's deep linear far runs (see properties/c5-linear-direction.prop.ts):
- * 100·K. A depth-K net relaxes towards the residual's equilibrium K times slower in log t than a
- * linear model (src/checks.ts C5_PINNING_ALPHA), so the window [½T, T] must scale with K. A fresh-
- * seed flake audit drew a depth-3 set (multipliers 0.31–1 of the largest) whose off part still grew
- * 1.375× from log t 100 to 200 (bound 1.35×) and 1.06× from 150 to 300, 0.95× from 200 to 400.
- */
-export const C5_DEEP_FAR_LOG_T = (K: number): number => 100 * K;
-
-/**
- * A deep linear net (deepCaseArb) far past fitting, to log t ≥ `logFlowTime` under the
- * flow-following schedule (η₀ = lrScale/max‖x‖², mean exp loss), with its end-to-end predictor β
- * at the step whose log t is nearest half the final one (`mid`) and at the end, the normalized
- * margin of β at the end, and the SVM as C5's prediction. Not loss-based steps: on deep linear
- * nets their α grows until steps are undone, and such runs reached log t 400–4600 in 7–20 steps
- * with the end-to-end angle rising (0.13 → 0.52 rad), off the flow's path. Only β is downloaded,
- * and only around half the target log t and at the end (no per-step metrics: this run is
- * thousands of steps). fc.pre when the set's normalized margin is below MIN_NORMALIZED_MARGIN
- * (log t grows too slowly for the budget), when the run did not reach `logFlowTime` or ends
- * unfitted, and with `pinnedOnly` when the support vectors do not pin every direction
- * (supportSpansSpace).
- */
-export function deepFarRun(c: DeepCase, logFlowTime: number, pinnedOnly = false) {
-  const { data, svm } = linearGapData(c.data);
-  const R2 = maxRowNormSq(data.X);
-  fc.pre(svm.gamma / Math.sqrt(R2) >= MIN_NORMALIZED_MARGIN);
-  const pinned = supportSpansSpace(data.X, svm.support, svm.alpha);
-  fc.pre(pinned || !pinnedOnly);
-  const spec = modelSpec('deep-linear', c.depth, c.width);
-  const init = initWeights(spec, c.data.d, 'gaussian', c.initScale, stream(c.data.seed, 'init'));
-  const trainer = new Trainer(data, init, { model: spec, loss: 'exp', reduction: 'mean', schedule: 'flow', lr: c.lrScale / R2 });
-  // β near half the target log t; the final log t overshoots the target by one step at most
-  const around: { logT: number; beta: number[] }[] = [];
-  let end: number[];
-  let logLoss = Infinity;
-  try {
-    while (trainer.logFlowTime < logFlowTime && trainer.stepCount < 20 * logFlowTime / MIN_NORMALIZED_MARGIN ** 2) {
-      logLoss = trainer.step().logLoss;
-      if (trainer.logFlowTime >= 0.4 * logFlowTime && trainer.logFlowTime <= 0.7 * logFlowTime) around.push({ logT: trainer.logFlowTime, beta: endToEnd(trainer.weights()) });
-    }
-    end = endToEnd(trainer.weights());
-  } finally {
-    trainer.dispose();
-  }
-  const logTEnd = trainer.logFlowTime;
-  fc.pre(logTEnd >= logFlowTime && logLoss + Math.log(data.X.length) < Math.log(fittedThreshold('exp')) && around.length > 0);
-  const mid = around.reduce((a, b) => (Math.abs(b.logT - logTEnd / 2) < Math.abs(a.logT - logTEnd / 2) ? b : a));
-  const margin = Math.min(...data.X.map((x, n) => data.y[n] * x.reduce((s, v, j) => s + v * end[j], 0))) / Math.hypot(...end);
-  const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
-  return { svm, truth, K: c.depth, pinned, mid: mid.beta, end, margin, logTMid: mid.logT, logTEnd, angle: angle(end, svm.w) };
-}

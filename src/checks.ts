@@ -309,33 +309,6 @@ export function linearDirectionFailure(mid: number[], end: number[], margin: num
 }
 
 // ---------------------------------------------------------------------------------------------
-// C5, deep linear: the end-to-end direction far past fitting
-
-/**
- * Whether the support vectors with α_n ≥ C5_PINNING_ALPHA·max α span the input space (their Gram
- * matrix has full rank). Only then does every direction off ŵ feel a restoring force, in a finite
- * run, from the points that set the margin.
- */
-export function supportSpansSpace(X: number[][], support: number[], alpha: number[]): boolean {
-  const top = Math.max(...alpha);
-  const S = support.filter((n) => alpha[n] >= C5_PINNING_ALPHA * top).map((n) => X[n]);
-  const d = X[0].length;
-  const gram = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => S.reduce((s, x) => s + x[i] * x[j], 0)));
-  const eig = symmetricEigenvalues(gram);
-  return eig[0] > 1e-9 * eig[d - 1];
-}
-
-/**
- * Multipliers below this fraction of the largest do not count as pinning a direction in a finite
- * run: the residual's equilibrium puts such a support vector log(max α/α_n) further out, and a deep
- * net relaxes towards it K times slower in log t than a linear model. Measured (fresh seeds, log t
- * 200): a 3-d set whose three support vectors span, with the smallest α at 0.021 of the largest,
- * let ‖P_⊥β‖ grow 1.41× (1.32× from log t 300 to 600); a 2-d set at 0.097, 1.37×; over 74 runs
- * whose support vectors with α ≥ 0.1·max α span, the growth was 0.39–1.13×.
- */
-export const C5_PINNING_ALPHA = 0.1;
-
-// ---------------------------------------------------------------------------------------------
 // C5, deep linear: rank one and aligned layers, from the conserved imbalance
 
 /** Eigenvalues of a small symmetric matrix (cyclic Jacobi), ascending. */
