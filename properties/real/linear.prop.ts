@@ -27,7 +27,8 @@ import { maxMarginSvm, NotSeparableError } from '../../src/svm.js';
 import { train, type TrainRecord } from '../../src/train.js';
 import { geometricSteps, lambdaMax } from '../common.js';
 import { reportFigure, reportTrajectory } from '../store.js';
-import { fashionPair, isReal, PAIR_NAMES, progress, slope } from './real-data.js';
+import { lineFit } from '../../src/checks.js';
+import { fashionPair, isReal, PAIR_NAMES, progress } from './real-data.js';
 
 const linear = modelSpec('linear');
 
@@ -77,7 +78,7 @@ function minNormInterpolantNorm(data: Dataset): number {
 /** Relative error of the slope of ‖w‖ in log t against 1/γ* over the records with log t in [lo, hi]. */
 function slopeError(records: TrainRecord[], norms: number[], lo: number, hi: number, gamma: number): number {
   const idx = records.map((r, i) => i).filter((i) => records[i].logFlowTime >= lo && records[i].logFlowTime <= hi);
-  return Math.abs(slope(idx.map((i) => records[i].logFlowTime), idx.map((i) => norms[i])) * gamma - 1);
+  return Math.abs(lineFit(idx.map((i) => records[i].logFlowTime), idx.map((i) => norms[i])).slope * gamma - 1);
 }
 
 function checkLinear(a: number, b: number, n: number, steps: number) {

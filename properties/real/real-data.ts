@@ -29,15 +29,3 @@ export function progress(label: string, total: number): (step: number) => void {
   };
 }
 
-/** Least-squares slope of y on x. */
-export function slope(x: number[], y: number[]): number {
-  const mx = x.reduce((a, b) => a + b, 0) / x.length;
-  const my = y.reduce((a, b) => a + b, 0) / y.length;
-  let sxy = 0;
-  let sxx = 0;
-  x.forEach((v, i) => {
-    sxy += (v - mx) * (y[i] - my);
-    sxx += (v - mx) ** 2;
-  });
-  return sxy / sxx;
-}

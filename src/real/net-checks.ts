@@ -1,3 +1,4 @@
+import { lineFit } from '../checks.js';
 import type { NetRun, NetRunRecord } from './net-run.js';
 
 /**
@@ -52,17 +53,6 @@ export interface NetVerdicts {
   lyuLi: number;
 }
 
-function slope(x: number[], y: number[]): number {
-  const mx = x.reduce((a, b) => a + b, 0) / x.length;
-  const my = y.reduce((a, b) => a + b, 0) / y.length;
-  let sxy = 0;
-  let sxx = 0;
-  x.forEach((v, i) => {
-    sxy += (v - mx) * (y[i] - my);
-    sxx += (v - mx) ** 2;
-  });
-  return sxy / sxx;
-}
 
 const argMax = (xs: number[]) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0);
 
@@ -147,7 +137,7 @@ export function analyseNetRun(run: NetRun, K: number): NetVerdicts {
     rhoEnd: R.at(-1)!.rho,
     rhoPerLogT: timed.length >= 2 ? [timed[0].rho / timed[0].logFlowTime, timed.at(-1)!.rho / timed.at(-1)!.logFlowTime] : null,
     rhoShrinks: after.slice(1).filter((r, i) => r.layerNorms.some((v, k) => v < after[i].layerNorms[k] * (1 - SHRINK_TOL))).length,
-    rhoExponent: lateHalf.length >= 3 ? slope(lateHalf.map((r) => Math.log(r.logFlowTime)), lateHalf.map((r) => Math.log(r.rho))) : NaN,
+    rhoExponent: lateHalf.length >= 3 ? lineFit(lateHalf.map((r) => Math.log(r.logFlowTime)), lateHalf.map((r) => Math.log(r.rho))).slope : NaN,
     c4Worst,
     c4Raw,
     slackFit: R[fit].slackness,
