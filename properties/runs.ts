@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { fitWindowMarginGrowth, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { fitWindowMarginSlope, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -82,17 +82,26 @@ export const LOG_T_MIN = 20;
  */
 export const LOG_T_MAX = 700;
 
-/** The per-layer smoothed margin may grow by at most this factor over the fit window (fitWindowMarginGrowth). */
-export const SETTLED = 1.3;
+/**
+ * The share of ρ's log–log slope in log t that the still-climbing margin may take over the fit
+ * window (src/checks.ts fitWindowMarginSlope). Why 0.1: ρ's exponent is asserted within
+ * C3_RHO_EXPONENT_TOL = 0.25 of 1; −log L's own fitted exponent (same fit, a + b (log t)^p) is
+ * 0.87–1.0 (measured over 550 draws of c3CaseArb), which leaves ~0.12 for the margin's drift, and
+ * the three-parameter fit can amplify that drift: on seed 1925568713 (depth-3 ReLU, width 5,
+ * 3 points, a second reorganization mid-window) a share of 0.176 lowered ρ's fitted exponent from
+ * −log L's 0.90 to 0.64, 1.5× the share. Over the 547 measured draws with a share ≤ 0.1, ρ's
+ * exponent was 0.85–1.01.
+ */
+export const MARGIN_SLOPE_BUDGET = 0.1;
 
 /**
- * C3's preconditions: L < 1 within the first third of the run, LOG_T_MIN ≤ log t ≤ LOG_T_MAX at the end, and
- * the normalized network settled over the fit window (the per-layer smoothed margin grows by
- * ≤ SETTLED there). Measured: a depth-3 ReLU run whose margin grew 1.71× fitted ρ's exponent
- * as 0.72; the next (1.39×) 0.90; every other ≤ 1.3× and ≥ 0.91.
+ * C3's preconditions: L < 1 within the first third of the run, LOG_T_MIN ≤ log t ≤ LOG_T_MAX at
+ * the end, and the normalized network settled over the fit window: the per-layer smoothed margin's
+ * share of ρ's slope ≤ MARGIN_SLOPE_BUDGET there (measured: it skips ~9% of the draws that fit and
+ * reach log t ≥ 20, ~30% of the depth-3 ReLU ones).
  */
 export function c3Eligible(records: TrainRecord[], fitted: number): boolean {
-  return fitted >= 0 && records[fitted].step <= STEPS / 3 && records.at(-1)!.logFlowTime >= LOG_T_MIN && records.at(-1)!.logFlowTime <= LOG_T_MAX && fitWindowMarginGrowth(records, fitted) <= SETTLED;
+  return fitted >= 0 && records[fitted].step <= STEPS / 3 && records.at(-1)!.logFlowTime >= LOG_T_MIN && records.at(-1)!.logFlowTime <= LOG_T_MAX && fitWindowMarginSlope(records, fitted) <= MARGIN_SLOPE_BUDGET;
 }
 
 export const c3CaseArb = fc.record({

@@ -130,15 +130,18 @@ export function rateExponents(records: TrainRecord[], fitted: number): { lossExp
 }
 
 /**
- * Growth of the per-layer smoothed margin γ̃_ρ = −log L/ρ over the records rateExponents fits.
- * ρ = (−log L)/γ̃_ρ exactly (exp loss), so ρ = Θ(log t) with one constant only once γ̃_ρ is near
- * its limit; while it still climbs (ReLU nets reorganizing), a fit sees −log L/γ̃_ρ instead.
+ * The per-layer smoothed margin γ̃_ρ = −log L/ρ's share of ρ's log–log slope over the records
+ * rateExponents fits: log(γ̃_ρ(end)/γ̃_ρ(start)) / log(log t(end)/log t(start)). ρ = (−log L)/γ̃_ρ
+ * exactly (exp loss), so over that window ρ's slope in log t is −log L's minus this; ρ = Θ(log t)
+ * with one constant is what a fit sees only once γ̃_ρ is near its limit, and while it still climbs
+ * (ReLU nets reorganizing) the fit sees −log L/γ̃_ρ instead.
  */
-export function fitWindowMarginGrowth(records: TrainRecord[], fitted: number): number {
+export function fitWindowMarginSlope(records: TrainRecord[], fitted: number): number {
   const end = records.at(-1)!.logFlowTime;
   const late = records.slice(Math.max(fitted, 0)).filter((r) => r.logFlowTime >= Math.max(Math.E, RATE_FROM * end));
+  if (late.length < 2) return NaN;
   const perLayer = (r: TrainRecord) => -r.logLoss / r.rho;
-  return late.length < 2 ? NaN : perLayer(late.at(-1)!) / perLayer(late[0]);
+  return Math.log(perLayer(late.at(-1)!) / perLayer(late[0])) / Math.log(end / late[0].logFlowTime);
 }
 
 /** Tolerances of the fitted exponents (measured; see properties/c3-norm-growth.prop.ts). */
