@@ -212,8 +212,11 @@ describe('C1: the balance identities under loss-based steps', () => {
     });
     reportTrajectory('C1-loss-based', [], { checks: total, shareWithVisibleSecondOrderTerm: informative / total, shareOfRunsWithVisibleUndoneStep: runsWithUndo / runsChecked });
     expect(informative / total).toBeGreaterThan(0.2);
-    // the kept η_t differs from the first one tried, visibly, in a good share of runs
-    expect(runsWithUndo / runsChecked).toBeGreaterThan(0.1);
+    // The kept η_t differs from the first one tried, visibly, in some run: the undo path was
+    // exercised. Measured share of such runs 0.28–0.31 (600 draws), so none in 25 has chance
+    // 0.72^25 ≈ 3e-4; the old floor of "more than 10% of runs" (≥ 3 of 25) failed about once
+    // in 90 (binomial, P(≤ 2) ≈ 0.012; a flake audit drew 2 of 25, seed 117801628).
+    expect(runsWithUndo, `runs with a visible undone step, of ${runsChecked}`).toBeGreaterThanOrEqual(1);
   });
 });
 
