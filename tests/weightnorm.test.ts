@@ -46,7 +46,8 @@ const caseArb = fc.record({
   d: fc.integer({ min: 1, max: 4 }),
   N: fc.integer({ min: 1, max: 8 }),
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  loss: fc.constantFrom<LossKind>('exp', 'logistic'),
+  /** squared: the control loss, whose objective is L itself (no factor e^{log L}) */
+  loss: fc.constantFrom<LossKind>('exp', 'logistic', 'squared'),
   reduction: fc.constantFrom<Reduction>('sum', 'mean'),
   /** ‖v_k‖ = vScale·‖W_k‖: the scale of v is free, and the gradient must not depend on it being 1. */
   vScale: fc.constantFrom(0.25, 1, 3),
@@ -268,11 +269,23 @@ describe('weight normalization: steps', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
-  test('bad input is an InputError: zero v_k, a non-positive step, g and v of different lengths', () => {
+  test('bad input is an InputError: zero v_k, a non-positive step, g and v of different lengths, examples or layers that do not fit the network', () => {
     const { spec, data, p, loss } = build({ kind: 'deep-linear', depth: 2, width: 2, d: 2, N: 3, seed: 3, loss: 'exp', reduction: 'sum', vScale: 1 });
     const zero = { g: p.g, v: p.v.map((V, k) => (k === 0 ? V.map((row) => row.map(() => 0)) : V)) };
     expect(() => new WeightNormTrainer(data, zero, { model: spec, ...loss, lr: 0.1 })).toThrow(InputError);
     expect(() => new WeightNormTrainer(data, p, { model: spec, ...loss, lr: 0 })).toThrow(InputError);
     expect(() => new WeightNormTrainer(data, { g: p.g.slice(1), v: p.v }, { model: spec, ...loss, lr: 0.1 })).toThrow(InputError);
+    // a CNN: examples of the wrong size, too few layers, a layer of the wrong shape
+    const cnn: NetSpec = { kind: 'cnn', inShape: [3, 3, 1], channels: [2], kernel: 2, pool: 'none', poolSize: 2, padding: 'valid' };
+    const images: Dataset = { X: [Array.from({ length: 9 }, (_, i) => i - 4)], y: [1] };
+    const v: Weights = [[[1, -1, 2, -2], [3, -3, 4, -4]], [[1, 2, 3, 4, 5, 6, 7, 8]]]; // [2, 2, 1, 2] as 2 rows of 4; the head [1, 2, 2, 2]
+    const ok = { g: [1, 1], v };
+    expect(() => new WeightNormTrainer(images, ok, { model: cnn, ...loss, lr: 0.1 }).dispose()).not.toThrow();
+    const messages: [Dataset, WeightNormParams, RegExp][] = [
+      [{ X: [[1, 2, 3]], y: [1] }, ok, /every example must have 9 values \(the network takes \[3, 3, 1\]\)/],
+      [images, { g: [1], v: v.slice(0, 1) }, /the network has 2 weight layers, 1 given/],
+      [images, { g: [1, 1], v: [v[0].slice(1), v[1]] }, /v_0 must be 2 rows of 4 \(layer shape \[2, 2, 1, 2\]\)/],
+    ];
+    for (const [d, q, message] of messages) expect(() => new WeightNormTrainer(d, q, { model: cnn, ...loss, lr: 0.1 })).toThrow(message);
   });
 });
