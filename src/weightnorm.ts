@@ -90,7 +90,7 @@ export function weightsOf(p: WeightNormParams): Weights {
   });
 }
 
-/** The gradient of step 4 (see the header), with the host copies it was formed from. */
+/** The gradient of step 4 (see the header), with the flat arrays the step uses. */
 interface Evaluation extends WeightNormGradient {
   /** ∇_{W_k} L, flat (the unprojected control's direction). */
   gradW: Float64Array[];
