@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { InputError, parameterError } from './errors.js';
 import type { Rng } from './rng.js';
 
@@ -92,14 +91,4 @@ export function checkWeights(weights: unknown, spec: ModelSpec, d: number, sourc
 /** A layer stored flat (row-major, as tensors and the host copies hold it) as rows, each value × scale. */
 export function asRows(values: ArrayLike<number>, rows: number, cols: number, scale = 1): number[][] {
   return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => values[i * cols + j] * scale));
-}
-
-/** f(W; X) for a batch X [N, d] → [N], on the active tfjs backend. */
-export function forward(layers: tf.Tensor2D[], X: tf.Tensor2D, kind: ModelKind): tf.Tensor1D {
-  let h: tf.Tensor2D = X;
-  layers.forEach((W, k) => {
-    h = tf.matMul(h, W, false, true);
-    if (kind === 'relu' && k < layers.length - 1) h = tf.relu(h);
-  });
-  return tf.reshape(h, [-1]) as tf.Tensor1D;
 }

@@ -1,35 +1,46 @@
-import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
 import { InputError, nonFiniteLoss, parameterError } from './errors.js';
 import { objectiveOfOutputs, type LossSpec } from './loss.js';
-import { sumSquares } from './measure.js';
-import { asRows, forward, type ModelSpec, type Weights } from './model.js';
+import { dot, sumSquares } from './measure.js';
+import { asRows, type ModelSpec, type Weights } from './model.js';
+import { sizeOf, type Shape } from './nn/layer.js';
+import { buildNetwork, type NetSpec, type Network } from './nn/network.js';
+import { LocalShard } from './nn/shard.js';
 import type { Schedule } from './schedule.js';
-import { updated } from './step.js';
+import { outputDelta, updated } from './step.js';
+import { modelNetwork } from './train.js';
 
 /**
  * Gradient descent on a weight-normalized homogeneous network (docs/THEORY.md C6):
  *   W_k = g_k v_k/‖v_k‖_F   (one scalar g_k per layer),
  * with a constant step η on the parameters (g, v): g ← g − η ∂L/∂g, v ← v − η ∇_v L.
  *
- * The loss is src/loss.ts `objectiveOfOutputs` of the outputs f(W; x_n) (src/model.ts `forward`):
- * log L and ∂log L/∂f_n in float64 on the host, the Trainer's own loss code, wrapped as one tfjs op
- * with its gradient (tf.customGrad), so a step is one taped forward pass and one backward pass.
- * (Taping the tfjs `objective` instead computes the same log L but takes ~2× the kernels and the
- * time of a step: its log-sum-exp and gradient outweigh a small network.) The gradients in (g, v) are
- * tfjs autodiff through the
- * normalization: nothing here writes the chain rule
- *   ∂L/∂g_k = ⟨∇_{W_k}L, v_k/‖v_k‖⟩,  ∇_{v_k}L = (g_k/‖v_k‖)(I − V_kV_kᵀ)∇_{W_k}L,
- * so the properties that assert it test the stepper. For exp and logistic losses the objective is
- * log L; the step multiplies ∇log L by L = e^{log L} on the host, so ∇L is formed in float64.
+ * The network is a src/nn Network, the one layer abstraction every trainer uses: the dense models
+ * of src/model.ts (built as src/train.ts builds them) or any Network spec, a CNN included. A step:
+ *   1. W_k = g_k v_k/‖v_k‖ in float64 on the host, rounded to float32 for the backend;
+ *   2. the network's forward pass (src/nn/shard.ts LocalShard, as src/nn/trainer.ts runs it), one
+ *      download of f; log L and ∂ log L/∂f_n in float64 (src/loss.ts objectiveOfOutputs);
+ *   3. the network's backward pass with δ = ∂ log L/∂f (src/step.ts outputDelta): G_k = ∇_{W_k} log L
+ *      (∇_{W_k} L for the squared control), one download per layer;
+ *   4. the chain rule through the normalization, in float64 on the host, with V_k = v_k/‖v_k‖ and
+ *      L = e^{log L} (1 for squared, whose objective is L itself):
+ *        ∂L/∂g_k = L·⟨G_k, V_k⟩,   ∇_{v_k}L = L·(g_k/‖v_k‖)(G_k − ⟨G_k, V_k⟩V_k);
+ *   5. g⁺ = fl32(g − η ∂L/∂g), v⁺ = fl32(v − η∇_v L): formed in float64 and rounded to float32 once
+ *      (src/step.ts updated).
+ * The host copies of g and v are the truth; the backend only sees W. Because ∇_v L is projected in
+ * float64, ⟨v, ∇_v L⟩ is 0 up to float64 rounding, so the one-step identity ‖v⁺‖² = ‖v‖² + η²‖∇_v L‖²
+ * holds up to the one float32 rounding of v⁺ (the bound is derived in
+ * properties/c6-sgd-weightnorm.prop.ts). That the step's (g, v) gradient is the gradient of the loss
+ * is checked against float64 references written apart from this file (tests/weightnorm.test.ts:
+ * central differences in (g, v); the C6 property: the Euler form Σ_n ∂L/∂q_n q_n from float64 margins).
  *
- * Each step downloads the parameters and the gradients once, forms the update in float64 and
- * rounds it to float32 once (v⁺ = fl(v − η∇_v L)), which keeps the one-step identity
- * ‖v⁺‖² = ‖v‖² + η²‖∇_v L‖² (∇_v L ⊥ v) exact up to that rounding and the float32 projection.
- * Every step runs in tf.tidy: the only tensors that live across steps are the variables and data.
+ * Layers as matrices. v_k and ∇_{v_k}L are Weights (rows of numbers) for every architecture: layer k
+ * is its flat row-major array in the network's weightShape_k, read as [shape_k[0]] rows of
+ * size_k/shape_k[0] (a dense layer's [out][in]; a conv kernel [kh, kw, cin, cout] as kh rows).
  */
 export interface WeightNormOptions extends LossSpec {
-  model: ModelSpec;
+  /** A dense model of src/model.ts, or a src/nn network spec (e.g. a CNN on flat NHWC image rows). */
+  model: ModelSpec | NetSpec;
   /** The constant step η on (g, v). */
   lr: number;
   /**
@@ -49,7 +60,7 @@ export interface WeightNormParams {
   v: Weights;
 }
 
-/** The gradient at the current parameters, in float64 from the float32 autodiff. */
+/** The gradient at the current parameters, in float64 from the float32 backward pass. */
 export interface WeightNormGradient {
   /** log of the objective before the step (for the squared control, log of L as well). */
   logLoss: number;
@@ -79,107 +90,112 @@ export function weightsOf(p: WeightNormParams): Weights {
   });
 }
 
+/** The gradient of step 4 (see the header), with the flat arrays the step uses. */
+interface Evaluation extends WeightNormGradient {
+  /** ∇_{W_k} L, flat (the unprojected control's direction). */
+  gradW: Float64Array[];
+  /** ∇_{v_k} L, flat. */
+  gradVFlat: Float64Array[];
+}
+
 export class WeightNormTrainer {
-  readonly gs: tf.Variable<tf.Rank.R0>[];
-  readonly vs: tf.Variable<tf.Rank.R2>[];
+  readonly net: Network;
   stepCount = 0;
   /** log L before the last step, for divergence reports. */
   private lastLogLoss = NaN;
-  private readonly X: tf.Tensor2D;
+  /** The host copies, the truth: g_k as float32 numbers, v_k flat (row-major in the layer's shape). */
+  private gs: number[];
+  private vs: Float32Array[];
   /** Labels stay on the host, where the loss is evaluated. */
   private readonly y: Float64Array;
+  /** The data on the backend and the network's passes over it. */
+  private readonly shard: LocalShard;
 
   constructor(data: Dataset, init: WeightNormParams, readonly opts: WeightNormOptions) {
     if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) throw parameterError('lr', `must be a positive number, got ${opts.lr}`);
     if (opts.schedule !== undefined && opts.schedule !== 'constant') throw new InputError(`WeightNormTrainer takes constant steps only, not the ${opts.schedule} schedule`);
     if (init.g.length !== init.v.length) throw new InputError(`${init.g.length} scales g for ${init.v.length} layers`);
     if (init.v.some((V) => !(sumSquares(V) > 0))) throw new InputError('every v_k must be nonzero (W_k = g_k v_k/‖v_k‖)');
+    const d = data.X[0]?.length ?? 0;
+    this.net = isNetSpec(opts.model) ? buildNetwork(opts.model) : modelNetwork(opts.model, init.v, d);
+    const inSize = sizeOf(this.net.inShape);
+    if (data.X.some((x) => x.length !== inSize)) throw new InputError(`every example must have ${inSize} values (the network takes [${this.net.inShape.join(', ')}])`);
+    const shapes = this.net.weightShapes;
+    if (init.v.length !== shapes.length) throw new InputError(`the network has ${shapes.length} weight layers, ${init.v.length} given`);
+    init.v.forEach((V, k) => {
+      const [rows, cols] = matrixView(shapes[k]);
+      if (V.length !== rows || V.some((r) => r.length !== cols)) throw new InputError(`v_${k} must be ${rows} rows of ${cols} (layer shape [${shapes[k].join(', ')}])`);
+    });
     this.y = Float64Array.from(data.y);
-    [this.X, this.gs, this.vs] = tf.tidy(() => [
-      tf.keep(tf.tensor2d(data.X)),
-      init.g.map((g) => tf.variable(tf.scalar(g))),
-      init.v.map((V) => tf.variable(tf.tensor2d(V))),
-    ]);
+    this.gs = init.g.map(Math.fround);
+    this.vs = init.v.map((V) => Float32Array.from(V.flat()));
+    this.shard = new LocalShard(this.net, Float32Array.from(data.X.flat()), this.net.inShape);
   }
 
-  /**
-   * The objective (log L, or L for squared) of layer weights given as tensors, as one op: the
-   * host evaluates it from the downloaded outputs, and its gradient is ∂value/∂f_n uploaded.
-   * `out` receives the float64 value.
-   */
-  private objectiveOf(Ws: tf.Tensor2D[], out: { value: number; isLog: boolean }): tf.Scalar {
-    const loss = tf.customGrad(((f: tf.Tensor) => {
-      const o = objectiveOfOutputs(f.dataSync(), this.y, this.opts);
-      out.value = o.value;
-      out.isLog = o.isLog;
-      return { value: tf.scalar(o.value), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor1d(Float32Array.from(o.grad))) };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]) as (f: tf.Tensor1D) => tf.Scalar;
-    return loss(forward(Ws, this.X, this.opts.model.kind));
-  }
-
-  /** W_k = g_k v_k/‖v_k‖ as tensors, differentiable in g and v. */
-  private layers(gs: tf.Tensor[], vs: tf.Tensor[]): tf.Tensor2D[] {
-    return vs.map((v, k) => tf.mul(v, tf.div(gs[k], tf.sqrt(tf.sum(tf.square(v))))) as tf.Tensor2D);
-  }
-
-  /** Gradient at the current parameters, plus the host copies the step needs. Call inside tidy. */
-  private evaluate(): WeightNormGradient & { g: number[]; v: Float32Array[]; gradW?: Float32Array[]; scale: number } {
-    const K = this.vs.length;
-    const o = { value: NaN, isLog: true };
-    const f = (...p: tf.Tensor[]) => this.objectiveOf(this.layers(p.slice(0, K), p.slice(K)), o);
-    const { grads } = tf.valueAndGrads(f)([...this.gs, ...this.vs]);
-    if (!Number.isFinite(o.value)) throw nonFiniteLoss({ loss: o.value, step: this.stepCount + 1, logLossBefore: this.lastLogLoss });
-    const logLoss = o.isLog ? o.value : Math.log(o.value);
-    const scale = o.isLog ? Math.exp(o.value) : 1; // ∇L = L·∇log L
-    const gradG = grads.slice(0, K).map((t) => t.dataSync()[0] * scale);
-    const gradV = grads.slice(K).map((t, k) => asRows(t.dataSync(), ...this.vs[k].shape, scale));
-    let gradW: Float32Array[] | undefined;
-    if (this.opts.unprojected) {
-      const Ws = this.layers(this.gs, this.vs);
-      gradW = tf.grads((...w: tf.Tensor[]) => this.objectiveOf(w as tf.Tensor2D[], { value: NaN, isLog: true }))(Ws).map((t) => t.dataSync() as Float32Array);
+  /** Steps 1–4 of the header at the current (g, v). */
+  private evaluate(): Evaluation {
+    const norms = this.vs.map((v) => Math.sqrt(dot(v, v)));
+    const scales = this.gs.map((g, k) => g / norms[k]);
+    const W = this.vs.map((v, k) => Float32Array.from(v, (x) => scales[k] * x));
+    this.shard.startForward(W);
+    const o = objectiveOfOutputs(this.shard.finishForward(), this.y, this.opts);
+    if (!Number.isFinite(o.value)) {
+      this.shard.discard();
+      throw nonFiniteLoss({ loss: o.value, step: this.stepCount + 1, logLossBefore: this.lastLogLoss });
     }
+    this.shard.startBackward(outputDelta(o.grad, -1)); // δ = +∂value/∂f
+    const G = this.shard.finishBackward();
+    const L = o.isLog ? Math.exp(o.value) : 1; // ∇L = L·∇log L, formed in float64
+    const gradG: number[] = [];
+    const gradW: Float64Array[] = [];
+    const gradVFlat = this.vs.map((v, k) => {
+      const Gk = G[k];
+      const along = dot(Gk, v) / norms[k]; // ⟨G_k, V_k⟩
+      gradG.push(L * along);
+      gradW.push(Float64Array.from(Gk, (x) => L * x));
+      const c = L * scales[k];
+      return Float64Array.from(Gk, (x, i) => c * (x - (along * v[i]) / norms[k]));
+    });
+    const shapes = this.net.weightShapes;
     return {
-      logLoss, gradG, gradV, gradVNormSq: gradV.map(sumSquares), scale, gradW,
-      g: this.gs.map((t) => t.dataSync()[0]),
-      v: this.vs.map((t) => t.dataSync() as Float32Array),
+      logLoss: o.isLog ? o.value : Math.log(o.value),
+      gradG, gradW, gradVFlat,
+      gradV: gradVFlat.map((u, k) => asRows(u, ...matrixView(shapes[k]))),
+      gradVNormSq: gradVFlat.map((u) => dot(u, u)),
     };
   }
 
   /** ∂L/∂g_k and ∇_{v_k}L at the current parameters (no step). */
   gradient(): WeightNormGradient {
-    return tf.tidy(() => {
-      const { logLoss, gradG, gradV, gradVNormSq } = this.evaluate();
-      return { logLoss, gradG, gradV, gradVNormSq };
-    });
+    const { logLoss, gradG, gradV, gradVNormSq } = this.evaluate();
+    return { logLoss, gradG, gradV, gradVNormSq };
   }
 
   /** One GD step on (g, v) with the constant step η; returns the gradient it used. */
   step(): WeightNormStep {
-    const { lr, vWeightDecay = 0 } = this.opts;
-    return tf.tidy(() => {
-      const e = this.evaluate();
-      this.gs.forEach((g, k) => g.assign(tf.scalar(Math.fround(e.g[k] - lr * e.gradG[k]))));
-      this.vs.forEach((V, k) => {
-        const v = e.v[k];
-        const dir = e.gradW ? Float64Array.from(e.gradW[k], (x) => x * e.scale) : Float64Array.from(e.gradV[k].flat());
-        // the control's decay joins the direction, so that v − η(∇_v L + λv) is rounded once
-        if (vWeightDecay) for (let i = 0; i < v.length; i++) dir[i] += vWeightDecay * v[i];
-        V.assign(tf.tensor2d(updated(v, dir, -lr), V.shape));
-      });
-      this.stepCount++;
-      this.lastLogLoss = e.logLoss;
-      return { logLoss: e.logLoss, gradG: e.gradG, gradV: e.gradV, gradVNormSq: e.gradVNormSq, lr };
+    const { lr, vWeightDecay = 0, unprojected } = this.opts;
+    const e = this.evaluate();
+    this.gs = this.gs.map((g, k) => Math.fround(g - lr * e.gradG[k]));
+    this.vs = this.vs.map((v, k) => {
+      const dir = unprojected ? e.gradW[k] : e.gradVFlat[k];
+      // the control's decay joins the direction, so that v − η(∇_v L + λv) is rounded once
+      if (vWeightDecay) for (let i = 0; i < v.length; i++) dir[i] += vWeightDecay * v[i];
+      return updated(v, dir, -lr);
     });
+    this.stepCount++;
+    this.lastLogLoss = e.logLoss;
+    return { logLoss: e.logLoss, gradG: e.gradG, gradV: e.gradV, gradVNormSq: e.gradVNormSq, lr };
   }
 
   /** g_k (float32 values as float64). */
   g(): number[] {
-    return this.gs.map((t) => t.dataSync()[0]);
+    return [...this.gs];
   }
 
-  /** v_k (float32 values as float64). */
+  /** v_k (float32 values as float64), each layer as a matrix (see the header). */
   v(): Weights {
-    return this.vs.map((t) => t.arraySync());
+    const shapes = this.net.weightShapes;
+    return this.vs.map((v, k) => asRows(v, ...matrixView(shapes[k])));
   }
 
   params(): WeightNormParams {
@@ -192,6 +208,13 @@ export class WeightNormTrainer {
   }
 
   dispose(): void {
-    tf.dispose([this.X, ...this.gs, ...this.vs]);
+    this.shard.dispose();
   }
 }
+
+/** A layer of this shape as a matrix: [shape[0]] rows of the rest (see the header). */
+function matrixView(shape: Shape): [number, number] {
+  return [shape[0], sizeOf(shape) / shape[0]];
+}
+
+const isNetSpec = (model: ModelSpec | NetSpec): model is NetSpec => model.kind === 'cnn' || model.kind === 'mlp';

@@ -2,7 +2,8 @@
  * Positive homogeneity of the models (THEORY.md, Setting): f(cW) = c^K f(W), per layer
  * f(c_1 W_1, …, c_K W_K) = ∏ c_k f(W) for c_k > 0, and Euler's identity ⟨W_k, ∇_{W_k} f⟩ = f for
  * every layer. Checked in float64 (measure.outputs, the backprop of reference64.ts) and in float32
- * (the tfjs `forward` of src/model.ts and tf.grads).
+ * (the src/nn network of the model as src/train.ts builds it, modelNetwork: its forward and backward
+ * passes).
  *
  * Tolerances. Every partial sum of f is bounded by F̄ = |W_K|⋯|W_1||x| (absOutput), so a dtype with
  * unit roundoff u computes f to within m·u·F̄, m ≲ K·(max(d, width) + 2) ≤ 20 here (Higham); scaling
@@ -14,7 +15,8 @@ import { describe, test, expect } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { outputs } from '../src/measure.js';
-import { forward, initWeights, modelSpec, type ModelKind, type Weights } from '../src/model.js';
+import { initWeights, modelSpec, type ModelKind, type Weights } from '../src/model.js';
+import { modelNetwork } from '../src/train.js';
 import { stream } from '../src/rng.js';
 import { absOutput, fround, outputGrad64, runs } from './reference64.js';
 
@@ -40,9 +42,13 @@ function build(c: Case): { kind: ModelKind; X: number[][]; W: Weights } {
 
 const scaleLayers = (W: Weights, cs: number[]): Weights => W.map((M, k) => M.map((row) => row.map((v) => cs[k] * v)));
 
+/** The model's src/nn network (as the Trainer builds it) for weights W on inputs of dimension d. */
+const networkOf = (W: Weights, kind: ModelKind, d: number) => modelNetwork({ kind, depth: W.length, width: W[0].length }, W, d);
+
 /** f(W; X) in float32 on the active tfjs backend. */
 function forward32(W: Weights, X: number[][], kind: ModelKind): number[] {
-  return tf.tidy(() => Array.from(forward(W.map((M) => tf.tensor2d(M)), tf.tensor2d(X), kind).dataSync()));
+  const net = networkOf(W, kind, X[0].length);
+  return tf.tidy(() => Array.from(net.forward(tf.tensor2d(X), W.map((M) => tf.tensor2d(M))).f.dataSync()));
 }
 
 type Net = (W: Weights, X: number[][]) => number[];
@@ -95,7 +101,7 @@ describe('homogeneity of linear, deep-linear and ReLU nets', () => {
     );
   });
 
-  test('Euler: ⟨W_k, ∇_{W_k} f(x_n)⟩ = f(x_n) for every layer and point (tf.grads and float64 backprop)', () => {
+  test('Euler: ⟨W_k, ∇_{W_k} f(x_n)⟩ = f(x_n) for every layer and point (the network\'s backward pass and float64 backprop)', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const { kind, X, W } = build(c);
@@ -103,11 +109,12 @@ describe('homogeneity of linear, deep-linear and ReLU nets', () => {
         X.forEach((x, n) => {
           const Fbar = absOutput(W, x);
           // float32: gradient of f at the single point x_n with respect to every layer
+          const net = networkOf(W, kind, x.length);
           const { f32, euler32 } = tf.tidy(() => {
             const Ws = W.map((M) => tf.tensor2d(M));
-            const xt = tf.tensor2d([x]);
-            const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => tf.sum(forward(ls as tf.Tensor2D[], xt, kind)))(Ws);
-            return { f32: value.dataSync()[0], euler32: grads.map((g, k) => tf.sum(tf.mul(g, Ws[k])).dataSync()[0]) };
+            const { f, tape } = net.forward(tf.tensor2d([x]), Ws);
+            const grads = net.backward(tf.tensor1d([1]), tape, Ws);
+            return { f32: f.dataSync()[0], euler32: grads.map((g, k) => tf.sum(tf.mul(g, Ws[k])).dataSync()[0]) };
           });
           expect(Math.abs(f32 - f64[n])).toBeLessThanOrEqual(1e-5 * Fbar);
           // ⟨W_k, ∇f⟩ is a sum bounded by F̄ as well

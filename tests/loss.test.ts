@@ -18,9 +18,9 @@ import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { linearTeacherData, type Dataset } from '../src/data.js';
 import type { LossSpec, Reduction } from '../src/loss.js';
-import { objective } from './tf-objective.js';
+import { objective, tapedForward } from './tf-objective.js';
 import { logLoss, margins, outputs } from '../src/measure.js';
-import { forward, initWeights, modelSpec, type ModelKind, type Weights } from '../src/model.js';
+import { initWeights, modelSpec, type ModelKind, type Weights } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { absOutput, dist2, flat, fround, lossGrad64, norm2, outputGrad64, runs } from './reference64.js';
 
@@ -31,7 +31,7 @@ function objective32(W: Weights, data: Dataset, kind: ModelKind, spec: LossSpec)
   return tf.tidy(() => {
     const X = tf.tensor2d(data.X);
     const y = tf.tensor1d(data.y);
-    const f = (...ls: tf.Tensor[]) => objective(tf.mul(y, forward(ls as tf.Tensor2D[], X, kind)) as tf.Tensor1D, spec).value;
+    const f = (...ls: tf.Tensor[]) => objective(tf.mul(y, tapedForward(ls as tf.Tensor2D[], X, kind)) as tf.Tensor1D, spec).value;
     const { value, grads } = tf.valueAndGrads(f)(W.map((M) => tf.tensor2d(M)));
     return { value: value.dataSync()[0], grads: grads.flatMap((g) => Array.from(g.dataSync())) };
   });
@@ -43,7 +43,7 @@ function naive32(W: Weights, data: Dataset, kind: ModelKind, loss: 'exp' | 'logi
     const X = tf.tensor2d(data.X);
     const y = tf.tensor1d(data.y);
     const f = (...ls: tf.Tensor[]) => {
-      const e = tf.exp(tf.neg(tf.mul(y, forward(ls as tf.Tensor2D[], X, kind))));
+      const e = tf.exp(tf.neg(tf.mul(y, tapedForward(ls as tf.Tensor2D[], X, kind))));
       return tf.sum(loss === 'exp' ? e : tf.log1p(e));
     };
     const { value, grads } = tf.valueAndGrads(f)(W.map((M) => tf.tensor2d(M)));

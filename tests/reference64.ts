@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import type { Dataset } from '../src/data.js';
 import type { LossSpec } from '../src/loss.js';
 import type { ModelKind, Weights } from '../src/model.js';
+import { weightsOf, type WeightNormParams } from '../src/weightnorm.js';
 
 const relu = (v: number) => (v > 0 ? v : 0);
 
@@ -99,6 +100,29 @@ export function finiteDiffGrad64(weights: Weights, data: Dataset, kind: ModelKin
       }),
     ),
   );
+}
+
+/**
+ * ∂L/∂g and ∇_v L of weight normalization, W_k = g_k v_k/‖v_k‖, by float64 central differences of
+ * L(W(g, v)) in every g_k and every entry of v (step h per entry scaled to the entry's size):
+ * no chain rule, only the loss `L` of the weights.
+ */
+export function finiteDiffWn64(p: WeightNormParams, L: (W: Weights) => number, h = 1e-6): { gradG: number[]; gradV: Weights } {
+  const q: WeightNormParams = { g: [...p.g], v: p.v.map((V) => V.map((row) => [...row])) };
+  const central = (get: () => number, set: (x: number) => void) => {
+    const x0 = get();
+    const step = h * Math.max(1, Math.abs(x0));
+    set(x0 + step);
+    const up = L(weightsOf(q));
+    set(x0 - step);
+    const down = L(weightsOf(q));
+    set(x0);
+    return (up - down) / (2 * step);
+  };
+  return {
+    gradG: q.g.map((_, k) => central(() => q.g[k], (x) => (q.g[k] = x))),
+    gradV: q.v.map((V) => V.map((row) => row.map((_, j) => central(() => row[j], (x) => (row[j] = x))))),
+  };
 }
 
 // Small helpers on weight lists, used by several tests.

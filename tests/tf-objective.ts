@@ -1,11 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LossSpec } from '../src/loss.js';
+import type { ModelKind } from '../src/model.js';
 
 /**
  * The training objective on tfjs tensors, differentiable by the tfjs tape: the float32 reference
  * that the tests hold src/loss.ts's float64 objectiveOfOutputs and the trainers' hand-written
  * backward passes against (an independent way to the same log L and gradient).
  */
+
+/**
+ * f(W; X) of a dense model (layers [out][in]) for a batch X [N, d] → [N], by plain tfjs ops that
+ * the tape differentiates: the trainers run src/nn layers with hand-written backward passes, and
+ * this is the independent float32 path the tests compare them with.
+ */
+export function tapedForward(layers: tf.Tensor2D[], X: tf.Tensor2D, kind: ModelKind): tf.Tensor1D {
+  let h: tf.Tensor2D = X;
+  layers.forEach((W, k) => {
+    h = tf.matMul(h, W, false, true);
+    if (kind === 'relu' && k < layers.length - 1) h = tf.relu(h);
+  });
+  return tf.reshape(h, [-1]) as tf.Tensor1D;
+}
 
 /** Past this margin float32 log(softplus(−q)) loses accuracy; switch to −q + log1p-series. */
 const LOGISTIC_SWITCH = 15;
