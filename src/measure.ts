@@ -120,6 +120,22 @@ export function angle(a: number[], b: number[]): number {
   return Math.atan2(perp, along);
 }
 
+/**
+ * `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (or the
+ * second, if nearly parallel): a wrong prediction for the negative controls of the direction checks.
+ */
+export function rotated(direction: number[], eps: number): number[] {
+  const n = Math.hypot(...direction);
+  const u = direction.map((v) => v / n);
+  for (const axis of [0, 1]) {
+    const c = u[axis];
+    const p = u.map((v, i) => (i === axis ? 1 : 0) - c * v);
+    const pn = Math.hypot(...p);
+    if (pn > 0.1) return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
+  }
+  throw new Error('no perpendicular direction');
+}
+
 /** The end-to-end linear predictor W_K ⋯ W_1 of a linear or deep linear model, as a vector [d]. */
 export function endToEnd(weights: Weights): number[] {
   let v = weights[weights.length - 1][0];

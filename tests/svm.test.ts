@@ -141,6 +141,18 @@ describe('maxMarginSvm on random separable data', () => {
     );
   });
 
+  test('fewer points than dimensions (solved in their span): certificate <= 1e-10 and agrees with dual coordinate ascent to 1e-8', () => {
+    fc.assert(
+      fc.property(fc.record({ d: fc.integer({ min: 20, max: 200 }), N: fc.integer({ min: 2, max: 19 }), seed: fc.integer() }), ({ d, N, seed }) => {
+        const { X, y } = separable(d, N, seed);
+        const r = maxMarginSvm(X, y);
+        expect(certificateWorst(r.certificate)).toBeLessThanOrEqual(1e-10);
+        expect(maxAbsDiff(r.w, dualCoordinateAscent(X, y).w) / norm(r.w)).toBeLessThanOrEqual(1e-8);
+      }),
+      FC,
+    );
+  });
+
   test('permuting the points permutes alpha and keeps w', () => {
     fc.assert(
       fc.property(dataArb, fc.integer(), ({ X, y }, seed) => {
