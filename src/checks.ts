@@ -335,8 +335,8 @@ export function linearSlopeFailure(logT: number[], norms: number[], gammaStar: n
   const T = logT.at(-1)!;
   const early = slopeError(logT, norms, T / 4, T / 2, gammaStar);
   const late = slopeError(logT, norms, (3 * T) / 4, T, gammaStar);
-  if (!(late < early)) return `R-C3: the slope of ‖w‖ in log t is not closing on 1/γ* = ${1 / gammaStar}: relative error ${early} over log t ${T / 4}…${T / 2}, ${late} over ${(3 * T) / 4}…${T}`;
-  if (!(late <= LINEAR_SLOPE_CONSTANT / T)) return `R-C3: relative error of the slope of ‖w‖ in log t against 1/γ* = ${1 / gammaStar} is ${late} over log t ${(3 * T) / 4}…${T}, above ${LINEAR_SLOPE_CONSTANT}/log t = ${LINEAR_SLOPE_CONSTANT / T}`;
+  if (!(late < early)) return `R-C3: the slope of ‖w‖ in log t is not closing on the predicted 1/γ* = ${1 / gammaStar}: relative error ${early} over log t ${T / 4}…${T / 2}, ${late} over ${(3 * T) / 4}…${T}`;
+  if (!(late <= LINEAR_SLOPE_CONSTANT / T)) return `R-C3: relative error of the slope of ‖w‖ in log t against the predicted 1/γ* = ${1 / gammaStar} is ${late} over log t ${(3 * T) / 4}…${T}, above ${LINEAR_SLOPE_CONSTANT}/log t = ${LINEAR_SLOPE_CONSTANT / T}`;
   return null;
 }
 

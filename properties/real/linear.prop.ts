@@ -219,31 +219,31 @@ describe('real data, linear model', () => {
     expectChecked('N-R linear wrong oracles', checked, runs(3));
   });
 
-  test('N-R: C5 linear, the check handed the SVM direction turned by 0.05 rad: the failure shrinks to a few images, is stored, and `theory3 replay` reproduces it', async () => {
-    const wrong = { rotate: 0.05 };
+  test('N-R: C3 linear, the check handed γ* × 1.02: the failure shrinks to a few images, is stored, and `theory3 replay ID` reproduces it', async () => {
+    const wrong = { gammaScale: 1.02 };
     const result = checkProperty({
-      id: 'N-R-C5-linear-turned-oracle',
+      id: 'N-R-C3-linear-wrong-gamma',
       arb: linearCaseArb,
       predicate: (c) => {
-        const failure = LINEAR_CHECKS['R-C5/angle'].run(judgedBy(drawnRun(c), wrong));
+        const failure = LINEAR_CHECKS['R-C3/slope'].run(judgedBy(drawnRun(c), wrong));
         if (failure) throw new Error(failure);
       },
-      linearJob: (c) => drawnJob(c, 'R-C5/angle', wrong),
+      linearJob: (c) => drawnJob(c, 'R-C3/slope', wrong),
       params: { numRuns: runs(1) },
     });
     expect(result.failed).toBe(true);
     const c = result.counterexample![0];
     const n = c.neg.length + c.pos.length;
-    console.log(`real control: the turned oracle shrinks to ${JSON.stringify(c)}`);
+    console.log(`real control: γ* × 1.02 shrinks to ${JSON.stringify(c)}: ${String((result.errorInstance as Error).message)}`);
     expect(n).toBeLessThanOrEqual(SHRUNK_IMAGES);
     const stored = JSON.parse(readFileSync(result.stored!, 'utf8')) as Counterexample;
     expect(stored.linearJob!.images.index).toHaveLength(n);
     expect(stored.linearJob!.wrongOracle).toEqual(wrong);
     expect(JSON.stringify(stored)).not.toMatch(/"X"/); // no pixels in the file
-    // by its id, looked up in the store, as by its file
+    // by its id, looked up in the store (the file name without .json)
     const id = result.stored!.split('/').at(-1)!.replace(/\.json$/, '');
     const out = await replayOutput([id]);
-    expect(out).toBe(`N-R-C5-linear-turned-oracle: violates R-C5 (R-C5/angle) on ${n} images (${TRAIN} positions ${stored.linearJob!.images.index.join(',')}): ${stored.failure}\n`);
+    expect(out).toBe(`N-R-C3-linear-wrong-gamma: violates R-C3 (R-C3/slope) on ${n} images (${TRAIN} positions ${stored.linearJob!.images.index.join(',')}): ${stored.failure}\n`);
   });
 
   for (const [a, b, n, steps] of [[1, 8, 250, 15_000], [5, 7, 250, 150_000]] as const) {
