@@ -121,19 +121,18 @@ export function angle(a: number[], b: number[]): number {
 }
 
 /**
- * `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (or the
- * second, if nearly parallel): a wrong prediction for the negative controls of the direction checks.
+ * `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (the second,
+ * if it lies within acos 0.9 of the first): a wrong prediction for the negative controls of the
+ * direction checks. Needs 2 or more dimensions.
  */
 export function rotated(direction: number[], eps: number): number[] {
   const n = Math.hypot(...direction);
   const u = direction.map((v) => v / n);
-  for (const axis of [0, 1]) {
-    const c = u[axis];
-    const p = u.map((v, i) => (i === axis ? 1 : 0) - c * v);
-    const pn = Math.hypot(...p);
-    if (pn > 0.1) return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
-  }
-  throw new Error('no perpendicular direction');
+  const axis = Math.abs(u[0]) < 0.9 ? 0 : 1;
+  // the axis minus its part along u: a unit vector p ⟂ u after division by its norm (≥ √0.19)
+  const p = u.map((v, i) => (i === axis ? 1 : 0) - u[axis] * v);
+  const pn = Math.hypot(...p);
+  return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
 }
 
 /** The end-to-end linear predictor W_K ⋯ W_1 of a linear or deep linear model, as a vector [d]. */

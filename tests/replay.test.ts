@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { marginDecreaseBeforeFit, fittedIndex } from '../src/checks.js';
-import type { Counterexample, StoredJob } from '../src/counterexamples.js';
+import { storedFilesOf, type Counterexample, type StoredJob } from '../src/counterexamples.js';
 import { modelSpec } from '../src/model.js';
 import { train } from '../src/train.js';
 import { checkProperty } from '../properties/store.js';
@@ -125,6 +125,7 @@ describe('counterexample store and replay', () => {
   });
 
   test('replay ID looks the file up in the store; an id stored nowhere is a one-line InputError', async () => {
+    expect(storedFilesOf('0123456789ab', join(store, 'no-such-dir'))).toEqual([]);
     await expect(runReplay(['0123456789ab'])).rejects.toThrow(new RegExp(`^no counterexample 0123456789ab in ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     const id = stored.split('/').at(-1)!.replace(/\.json$/, '');
     const write = process.stdout.write;

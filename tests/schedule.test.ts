@@ -149,6 +149,8 @@ describe('loss-based steps in the Trainer', () => {
     const { records } = train(data, init, lossBased(0.5), { steps: 40, record: [0, 10], untilLogFlowTime: target });
     expect(records.map((r) => r.step)).toEqual([0, 10, first]);
     expect(records.at(-1)!.logFlowTime).toBe(full[first].logFlowTime);
+    // nothing asked for before the stop: the stopping step alone
+    expect(train(data, init, lossBased(0.5), { steps: 40, record: [], untilLogFlowTime: target }).records.map((r) => r.step)).toEqual([first]);
     // a target never reached: the run takes all its steps
     expect(train(data, init, lossBased(0.5), { steps: 5, record: [0], untilLogFlowTime: 1e9 }).records.map((r) => r.step)).toEqual([0, 5]);
   });

@@ -153,6 +153,17 @@ describe('maxMarginSvm on random separable data', () => {
     );
   });
 
+  test('fewer points than dimensions with one point in the span of two others: it adds nothing to the basis, the certificate holds', () => {
+    const { X, y } = separable(30, 6, 7);
+    // the mean of two points of the same label: on their side of the SVM, so the set stays separable
+    const same = y.findIndex((v, n) => n > 0 && v === y[0]);
+    const X2 = [...X, X[0].map((v, i) => (v + X[same][i]) / 2)];
+    const y2 = [...y, y[0]];
+    const r = maxMarginSvm(X2, y2);
+    expect(certificateWorst(r.certificate)).toBeLessThanOrEqual(1e-10);
+    expect(maxAbsDiff(r.w, maxMarginSvm(X, y).w) / norm(r.w)).toBeLessThanOrEqual(1e-12);
+  });
+
   test('permuting the points permutes alpha and keeps w', () => {
     fc.assert(
       fc.property(dataArb, fc.integer(), ({ X, y }, seed) => {

@@ -17,8 +17,11 @@
  * by removing images), the exact SVM of the drawn images as the oracle, a run until log t ≥
  * DRAWN_LOG_T (at most DRAWN_STEPS steps; fc.pre that it gets there): both checks. log t ≥ 150 so
  * that 2/log t ≤ 0.0133 sits below the 2% of a γ* off by 2% (N-R below: γ* × 1.02 and × 0.98 and
- * the direction turned by ±0.05 rad must fail on the same runs). A failure is stored with its
- * images as positions in the IDX file and replays with `theory3 replay`.
+ * the direction turned by ±0.05 rad must fail on the same runs; the turn, in the plane of the
+ * first pixel, which is 0 in every image, fails the 0.05 cap exactly but only by ≈ θ²/0.1 for an
+ * end angle θ: docs/THEORY.md). A failure is stored with its images as positions in the IDX file
+ * and replays with `theory3 replay`; the control that stores one on every run hands the slope
+ * check γ* × 1.02.
  * Negative controls: the squared loss (constant steps; loss-based needs an exponential loss)
  * converges to the minimum-norm solution w* of Zw = 1 (z_n = y_n x_n; N < d, so it exists), and
  * GD from 0 with η < 1/λ_max moves each eigen-component of w monotonically towards w*'s, so
