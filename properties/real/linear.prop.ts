@@ -33,7 +33,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { runReplay } from '../../src/cli/replay.js';
 import type { Counterexample } from '../../src/counterexamples.js';
 import { withLabelNoise, type Dataset } from '../../src/data.js';
 import { modelSpec } from '../../src/model.js';
@@ -46,7 +45,7 @@ import { LINEAR_ANGLE_END, LINEAR_SLOPE_CONSTANT, slopeError } from '../../src/c
 import { expectChecked, geometricSteps, lambdaMax, runs } from '../common.js';
 import { checkProperty, assertProperty, reportFigure, reportTrajectory } from '../store.js';
 import { imagePositions, range, TRAIN } from './net-cases.js';
-import { fashionPair, isReal, PAIR_NAMES, progress } from './real-data.js';
+import { fashionPair, isReal, PAIR_NAMES, progress, replayOutput } from './real-data.js';
 
 /** Drawn cases: at most this many images per class, run until log t ≥ DRAWN_LOG_T within DRAWN_STEPS steps. */
 export const DRAWN_MAX = 24;
@@ -93,20 +92,6 @@ function drawnRun(c: LinearCase): LinearRun {
 
 /** The run judged by another prediction (the oracle turned or rescaled), as a stored job's wrongOracle makes it. */
 const judgedBy = (r: LinearRun, wrong: LinearJob['wrongOracle']): LinearRun => ({ ...r, prediction: predictionOf(r.svm, wrong) });
-
-/** What `theory3 replay ARGS` prints on stdout, run in this process (the command's own code). */
-async function replayOutput(args: string[]): Promise<string> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
-  try {
-    await runReplay(args);
-  } finally {
-    process.stdout.write = write;
-  }
-  expect(process.exitCode ?? 0).toBe(0);
-  return out;
-}
 
 const linear = modelSpec('linear');
 
