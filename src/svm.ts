@@ -59,7 +59,7 @@ const SUPPORT_RTOL = 1e-9;
  * such data may be reported as not separable. The certificate is returned, not enforced;
  * complementarySlackness is absolute, so it grows like eps/gamma³ for tiny margins.
  */
-export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
+export function maxMarginSvm(X: number[][], y: number[], o: { inSpan?: boolean } = {}): SvmResult {
   parseDataset({ X, y }, 'svm input'); // throws InputError naming the first problem
   const N = X.length;
   const d = X[0].length;
@@ -88,7 +88,9 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
   // changes no constraint): with fewer distinct points than dimensions (784-pixel images), solve
   // for the coordinates v of w = Qv in an orthonormal basis Q of that span — the same optimum, the
   // same multipliers (‖Qv‖ = ‖v‖, z_m·Qv = (Qᵀz_m)·v) — in r ≤ M dimensions instead of d.
-  const basis = M < d ? orthonormalSpan(U) : null;
+  // (o.inSpan false: the d-dimensional solve, for the span's cross-check in tests/svm.test.ts and
+  // the comparison in `npm run bench -- --only svm`)
+  const basis = M < d && o.inSpan !== false ? orthonormalSpan(U) : null;
   const C = basis ? U.map((z) => basis.map((q) => dot(q, z))) : U;
   const r = basis ? basis.length : d;
 

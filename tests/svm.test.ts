@@ -148,6 +148,12 @@ describe('maxMarginSvm on random separable data', () => {
         const r = maxMarginSvm(X, y);
         expect(certificateWorst(r.certificate)).toBeLessThanOrEqual(1e-10);
         expect(maxAbsDiff(r.w, dualCoordinateAscent(X, y).w) / norm(r.w)).toBeLessThanOrEqual(1e-8);
+        // and the d-dimensional solve gives the same w, γ* and multipliers
+        const full = maxMarginSvm(X, y, { inSpan: false });
+        expect(maxAbsDiff(r.w, full.w) / norm(r.w)).toBeLessThanOrEqual(1e-12);
+        expect(Math.abs(r.gamma - full.gamma) / full.gamma).toBeLessThanOrEqual(1e-12);
+        expect(maxAbsDiff(r.alpha, full.alpha) / Math.max(...full.alpha)).toBeLessThanOrEqual(1e-10);
+        expect(r.support).toEqual(full.support);
       }),
       FC,
     );
