@@ -30,10 +30,14 @@
  * 3b. Steps to ρ ≥ 100 (`rho`): 2- and 3-layer ReLU nets (h = 32, N = 500, d = 10), loss-based vs a
  *    constant step (see rhoBench).
  * cnn: the CNN step of src/nn against PyTorch on one and two threads (bench/cnn.ts).
+ * svm: the SVM oracle (src/svm.ts) on the first n trouser/bag images per class (784 pixels), solved
+ *    in the span of the points (what maxMarginSvm does when they are fewer than the dimensions)
+ *    and in all 784 dimensions, alternately over SVM_ROUNDS rounds: medians and the median of the
+ *    per-round ratios, and the largest difference of w relative to ‖w‖.
  *
  * Writes bench/results.json (git-ignored) and prints the tables. Takes about 8 minutes.
  * `npm run bench -- --only decision,rho` runs the named sections (steps, breakdown, decision, rho,
- * cnn) and writes bench/results-<sections>.json; `--cnn-only` is `--only cnn`.
+ * cnn, svm) and writes bench/results-<sections>.json; `--cnn-only` is `--only cnn`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -495,8 +499,35 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ')).join('\n');
 }
 
+const SVM_ROUNDS = 7;
+const SVM_PER_CLASS = [1, 5, 12, 24, 100];
+
+/** The oracle in the span against the 784-dimensional solve, on the drawn-case sizes of properties/real/linear.prop.ts and up. */
+function svmBench() {
+  return SVM_PER_CLASS.map((n) => {
+    const data = loadData({ path: path.join(repoRoot, 'data/fashion-mnist/train-images-idx3-ubyte.gz'), classes: [1, 8], perClass: n });
+    const span: number[] = [];
+    const full: number[] = [];
+    const ratios: number[] = [];
+    let wDiff = 0;
+    for (let round = 0; round < SVM_ROUNDS; round++) {
+      let t = performance.now();
+      const a = maxMarginSvm(data.X, data.y);
+      const tSpan = performance.now() - t;
+      t = performance.now();
+      const b = maxMarginSvm(data.X, data.y, { inSpan: false });
+      const tFull = performance.now() - t;
+      span.push(tSpan);
+      full.push(tFull);
+      ratios.push(tFull / tSpan);
+      wDiff = Math.max(wDiff, Math.max(...a.w.map((v, i) => Math.abs(v - b.w[i]))) / Math.hypot(...b.w));
+    }
+    return { images: 2 * n, spanMs: median(span), fullMs: median(full), speedup: median(ratios), wDiff };
+  });
+}
+
 /** Sections by name, for `npm run bench -- --only decision,rho` (default: all). */
-const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'cnn'] as const;
+const SECTIONS = ['steps', 'breakdown', 'decision', 'rho', 'cnn', 'svm'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function chosenSections(): Section[] {
@@ -548,6 +579,12 @@ async function main() {
     cnn = await cnnBench();
     results.cnnStep = cnn;
   }
+  let svm: ReturnType<typeof svmBench> | undefined;
+  if (only.includes('svm')) {
+    process.stderr.write('SVM oracle: in the span of the points against all 784 dimensions…\n');
+    svm = svmBench();
+    results.svm = svm;
+  }
   results.totalSeconds = (performance.now() - started) / 1000;
   // a partial run writes its own file, so that it never overwrites a full one
   const out = only.length === SECTIONS.length ? OUT : OUT.replace(/\.json$/, `-${only.join('-')}.json`);
@@ -574,6 +611,10 @@ async function main() {
   if (decision) printDecision(decision);
   if (rho) printRho(rho);
   if (cnn) printCnn(cnn);
+  if (svm) {
+    console.log(`\nSVM oracle on trouser/bag (784 pixels): in the span of the points vs all 784 dimensions, medians of ${SVM_ROUNDS} alternating rounds\n`);
+    console.log(table([['images', 'span', '784-d', 'speedup', 'max |Δw|/‖w‖'], ...svm.map((r) => [String(r.images), fmtMs(r.spanMs), fmtMs(r.fullMs), `×${r.speedup.toFixed(1)}`, r.wDiff.toExponential(1)])]));
+  }
   console.log(`\nwrote ${path.relative(process.cwd(), out)} (${(results.totalSeconds as number).toFixed(0)} s)`);
 }
 

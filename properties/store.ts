@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { CHECKS } from '../src/checks.js';
 import { saveCounterexample, storedInputs, type StoredJob } from '../src/counterexamples.js';
+import { LINEAR_CHECKS, type LinearJob } from '../src/real/linear-job.js';
 import { NET_CHECKS } from '../src/real/net-checks.js';
 import type { NetJob } from '../src/real/net-job.js';
 import type { TrainRecord } from '../src/train.js';
@@ -22,6 +23,8 @@ export interface ClaimProperty<T> {
   job?: (input: T) => StoredJob;
   /** Or a network run on real images (by image position), replayed the same way. */
   netJob?: (input: T) => NetJob;
+  /** Or a linear model on real images (by image position) against its SVM. */
+  linearJob?: (input: T) => LinearJob;
   params: fc.Parameters<[T]>;
 }
 
@@ -36,6 +39,8 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> & { st
     if (job && !(job.check in CHECKS)) throw new Error(`unknown check ${job.check}`);
     const netJob = p.netJob?.(input);
     if (netJob && !(netJob.check in NET_CHECKS)) throw new Error(`unknown check ${netJob.check}`);
+    const linearJob = p.linearJob?.(input);
+    if (linearJob && !(linearJob.check in LINEAR_CHECKS)) throw new Error(`unknown check ${linearJob.check}`);
     stored = saveCounterexample({
       property: p.id,
       claim: p.id.split('-')[0] === 'N' ? p.id.split('-').slice(0, 2).join('-') : p.id.split('-')[0],
@@ -44,6 +49,7 @@ export function checkProperty<T>(p: ClaimProperty<T>): fc.RunDetails<[T]> & { st
       counterexample: details.counterexample,
       ...(job ? { job } : {}),
       ...(netJob ? { netJob } : {}),
+      ...(linearJob ? { linearJob } : {}),
       failure: details.errorInstance ? String((details.errorInstance as Error).message ?? details.errorInstance) : 'the predicate returned false',
     });
   }

@@ -1,5 +1,5 @@
 import { fittedThreshold, type LossSpec } from './loss.js';
-import { dot } from './measure.js';
+import { angle, dot } from './measure.js';
 import type { TrainRecord } from './train.js';
 
 /**
@@ -308,6 +308,52 @@ export function linearDirectionFailure(mid: number[], end: number[], margin: num
   const bound = C5_MARGIN_SLACK * (marginGapConstant(p.alpha) / (p.gamma * norm) + 0.5 * theta * theta) + C5_MARGIN_FLOOR;
   if (!(gap >= -C5_MARGIN_FLOOR)) return `normalized margin ${margin} exceeds the predicted maximum margin γ* = ${p.gamma}`;
   if (!(gap <= bound)) return `relative margin gap (γ* − γ̄)/γ* = ${gap} above the bound C_γ/(γ*‖w‖) + ½θ² (× ${C5_MARGIN_SLACK}) = ${bound}`;
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// C3 and C5 of a linear model run from w = 0 with loss-based steps far past fitting (the real-data
+// runs, properties/real/linear.prop.ts): the slope of ‖w‖ in log t and the angle to the SVM,
+// against a prediction (the truth: the exact SVM of the same data) passed in
+
+/** R-C3: the late window's relative slope error must be ≤ this / log t at the end (r(t) bounded: O(1/log t)). */
+export const LINEAR_SLOPE_CONSTANT = 2;
+/** R-C5: the angle at the end must be ≤ this × the angle at the fit (it falls), and ≤ LINEAR_ANGLE_END. */
+export const LINEAR_ANGLE_FALL = 0.6;
+export const LINEAR_ANGLE_END = 0.05;
+
+/** Relative error |slope·γ − 1| of the least-squares slope of ‖w‖ in log t over the records with log t in [lo, hi]. */
+export function slopeError(logT: number[], norms: number[], lo: number, hi: number, gamma: number): number {
+  const idx = logT.flatMap((t, i) => (t >= lo && t <= hi ? [i] : []));
+  return Math.abs(lineFit(idx.map((i) => logT[i]), idx.map((i) => norms[i])).slope * gamma - 1);
+}
+
+/**
+ * R-C3 on the records' log t and ‖w‖ against a predicted γ*: w(t) = ŵ log t + r(t) with ‖ŵ‖ =
+ * 1/γ*, so the slope of ‖w‖ over a window of log t tends to 1/γ*: its relative error over the last
+ * quarter of log t (T = log t at the end) is below that over the second quarter, and ≤
+ * LINEAR_SLOPE_CONSTANT/T.
+ */
+export function linearSlopeFailure(logT: number[], norms: number[], gammaStar: number): string | null {
+  const T = logT.at(-1)!;
+  const early = slopeError(logT, norms, T / 4, T / 2, gammaStar);
+  const late = slopeError(logT, norms, (3 * T) / 4, T, gammaStar);
+  if (!(late < early)) return `R-C3: the slope of ‖w‖ in log t is not closing on the predicted 1/γ* = ${1 / gammaStar}: relative error ${early} over log t ${T / 4}…${T / 2}, ${late} over ${(3 * T) / 4}…${T}`;
+  if (!(late <= LINEAR_SLOPE_CONSTANT / T)) return `R-C3: relative error of the slope of ‖w‖ in log t against the predicted 1/γ* = ${1 / gammaStar} is ${late} over log t ${(3 * T) / 4}…${T}, above ${LINEAR_SLOPE_CONSTANT}/log t = ${LINEAR_SLOPE_CONSTANT / T}`;
+  return null;
+}
+
+/**
+ * R-C5 on the weights w at each record against a predicted direction: the angle at the end is ≤
+ * LINEAR_ANGLE_FALL × the angle at record `fit` (the first with every margin positive) and ≤
+ * LINEAR_ANGLE_END.
+ */
+export function linearAngleFailure(weights: number[][], fit: number, direction: number[]): string | null {
+  if (fit < 0) return 'R-C5: the run never fitted (a margin stayed ≤ 0)';
+  const atFit = angle(weights[fit], direction);
+  const atEnd = angle(weights.at(-1)!, direction);
+  if (!(atEnd <= LINEAR_ANGLE_FALL * atFit)) return `R-C5: the angle to the predicted direction went from ${atFit} at the fit to ${atEnd} at the end, not below ${LINEAR_ANGLE_FALL}× of it`;
+  if (!(atEnd <= LINEAR_ANGLE_END)) return `R-C5: the angle to the predicted direction is ${atEnd} rad at the end, above ${LINEAR_ANGLE_END}`;
   return null;
 }
 

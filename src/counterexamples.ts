@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data.js';
+import type { LinearJob } from './real/linear-job.js';
 import type { NetJob } from './real/net-job.js';
 import type { Weights } from './model.js';
 import type { TrainOptions } from './train.js';
@@ -35,6 +36,8 @@ export interface Counterexample {
   job?: StoredJob;
   /** A network run on real images, by image position in a shipped IDX file (src/real/net-job.ts). */
   netJob?: NetJob;
+  /** A linear model on real images, by image position, with its SVM oracle (src/real/linear-job.ts). */
+  linearJob?: LinearJob;
   failure: string;
   backend: string;
   versions: Record<string, string>;
@@ -61,6 +64,20 @@ export function storedInputs(property: string, dir = storeDir()): unknown[][] {
       return [];
     }
   });
+}
+
+/**
+ * The stored files named `<id>.json` (the hash saveCounterexample names a case by), under any
+ * property of the store: for `theory3 replay ID`.
+ */
+export function storedFilesOf(id: string, dir = storeDir()): string[] {
+  let properties: string[];
+  try {
+    properties = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+  return properties.map((p) => join(dir, p, `${id}.json`)).filter((f) => existsSync(f));
 }
 
 /** Writes a counterexample; its file name is a hash of the input, so a case is stored once. */

@@ -120,6 +120,21 @@ export function angle(a: number[], b: number[]): number {
   return Math.atan2(perp, along);
 }
 
+/**
+ * `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (the second,
+ * if it lies within acos 0.9 of the first): a wrong prediction for the negative controls of the
+ * direction checks. Needs 2 or more dimensions.
+ */
+export function rotated(direction: number[], eps: number): number[] {
+  const n = Math.hypot(...direction);
+  const u = direction.map((v) => v / n);
+  const axis = Math.abs(u[0]) < 0.9 ? 0 : 1;
+  // the axis minus its part along u: a unit vector p ⟂ u after division by its norm (≥ √0.19)
+  const p = u.map((v, i) => (i === axis ? 1 : 0) - u[axis] * v);
+  const pn = Math.hypot(...p);
+  return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
+}
+
 /** The end-to-end linear predictor W_K ⋯ W_1 of a linear or deep linear model, as a vector [d]. */
 export function endToEnd(weights: Weights): number[] {
   let v = weights[weights.length - 1][0];

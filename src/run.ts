@@ -21,6 +21,8 @@ export interface RecordedRun {
   record?: Iterable<number>;
   /** Called after every step with the number of steps done (e.g. a progress bar). */
   onStep?: (step: number) => void;
+  /** End the run early, recording its last step, once log t reaches this (at most `steps` steps). */
+  untilLogFlowTime?: number;
 }
 
 /** What a run needs of a trainer. */
@@ -32,7 +34,7 @@ export interface Stepper {
 }
 
 /**
- * Steps `trainer` to run.steps and returns the records taken at the steps asked for. `measureNow`
+ * Steps `trainer` to run.steps (or until log t ≥ run.untilLogFlowTime) and returns the records taken at the steps asked for. `measureNow`
  * gives the metrics of the current weights, or null when a weight is not finite, which stops the
  * run as a divergence; `annotate` adds fields to a record. A divergence is rethrown with the last
  * finite record named.
@@ -51,11 +53,13 @@ export function recordRun(trainer: Stepper, run: RecordedRun, measureNow: () => 
   };
   try {
     if (wanted.has(0)) records.push(snapshot());
-    while (trainer.stepCount < run.steps) {
+    const until = run.untilLogFlowTime ?? Infinity;
+    while (trainer.stepCount < run.steps && !(trainer.logFlowTime >= until)) {
       trainer.step();
       run.onStep?.(trainer.stepCount);
       if (wanted.has(trainer.stepCount)) records.push(snapshot());
     }
+    if (records.at(-1)?.step !== trainer.stepCount) records.push(snapshot());
     return records;
   } catch (e) {
     if (e instanceof DivergenceError) throw withLastRecord(e, records.at(-1));

@@ -59,7 +59,7 @@ const SUPPORT_RTOL = 1e-9;
  * such data may be reported as not separable. The certificate is returned, not enforced;
  * complementarySlackness is absolute, so it grows like eps/gamma³ for tiny margins.
  */
-export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
+export function maxMarginSvm(X: number[][], y: number[], o: { inSpan?: boolean } = {}): SvmResult {
   parseDataset({ X, y }, 'svm input'); // throws InputError naming the first problem
   const N = X.length;
   const d = X[0].length;
@@ -84,24 +84,34 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
   for (const g of group) size[g]++;
   const M = U.length;
 
+  // The minimum-norm w lies in the span of the z_m (a component orthogonal to them adds norm and
+  // changes no constraint): with fewer distinct points than dimensions (784-pixel images), solve
+  // for the coordinates v of w = Qv in an orthonormal basis Q of that span — the same optimum, the
+  // same multipliers (‖Qv‖ = ‖v‖, z_m·Qv = (Qᵀz_m)·v) — in r ≤ M dimensions instead of d.
+  // (o.inSpan false: the d-dimensional solve, for the span's cross-check in tests/svm.test.ts and
+  // the comparison in `npm run bench -- --only svm`)
+  const basis = M < d && o.inSpan !== false ? orthonormalSpan(U) : null;
+  const C = basis ? U.map((z) => basis.map((q) => dot(q, z))) : U;
+  const r = basis ? basis.length : d;
+
   // quadprog tests |·| < 1.4e-15 with absolute thresholds, so it is not scale invariant. Solve
-  // for the data divided by a power of two s (exact), bringing the largest entry near 1:
-  // with z' = z/s the solution is w' = s·w and alpha' = s²·alpha.
+  // for the constraint columns divided by a power of two s (exact), bringing the largest entry
+  // near 1: with z' = z/s the solution is w' = s·w and alpha' = s²·alpha.
   let maxAbs = 0;
-  for (const z of U) for (const v of z) maxAbs = Math.max(maxAbs, Math.abs(v));
+  for (const c of C) for (const v of c) maxAbs = Math.max(maxAbs, Math.abs(v));
   const s = 2 ** Math.round(Math.log2(maxAbs));
 
-  // 1-indexed arrays; D = I, dvec = 0, constraint columns are z_m/s, bvec = 1.
-  // Fresh arrays each call: solveQP overwrites Dmat and dvec.
+  // 1-indexed arrays; D = I, dvec = 0, constraint columns are c_m/s (c_m = z_m, or its coordinates
+  // Qᵀz_m), bvec = 1. Fresh arrays each call: solveQP overwrites Dmat and dvec.
   const Dmat: number[][] = [[]];
   const Amat: number[][] = [[]];
   const dvec: number[] = [0];
-  for (let i = 1; i <= d; i++) {
+  for (let i = 1; i <= r; i++) {
     Dmat[i] = [0];
     Amat[i] = [0];
     dvec[i] = 0;
-    for (let j = 1; j <= d; j++) Dmat[i][j] = i === j ? 1 : 0;
-    for (let m = 1; m <= M; m++) Amat[i][m] = U[m - 1][i - 1] / s;
+    for (let j = 1; j <= r; j++) Dmat[i][j] = i === j ? 1 : 0;
+    for (let m = 1; m <= M; m++) Amat[i][m] = C[m - 1][i - 1] / s;
   }
   const bvec = [0, ...new Array<number>(M).fill(1)];
   // factorized [0, 1]: Dmat is passed as R⁻¹ of D = RᵀR, which for D = I is I itself. quadprog
@@ -115,7 +125,8 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
 
   // Lagrangian[m] belongs to constraint column m (1-based), 0 when never active.
   const lagr = res.Lagrangian;
-  const w = res.solution.slice(1, d + 1).map((v) => v / s);
+  const v = res.solution.slice(1, r + 1).map((x) => x / s);
+  const w = basis ? Array.from({ length: d }, (_, i) => basis.reduce((acc, q, k) => acc + q[i] * v[k], 0)) : v;
   // Multipliers of the scaled problem, shared equally within a group; alpha = that / s². Divide
   // by s twice: s² alone overflows to Infinity once the data exceed ~2^511, zeroing every alpha.
   const lambda = group.map((g) => lagr[g + 1] / size[g]);
@@ -134,6 +145,30 @@ export function maxMarginSvm(X: number[][], y: number[]): SvmResult {
   const lmax = lambda.reduce((a, b) => Math.max(a, b), 0);
   const support = lambda.flatMap((l, n) => (l > SUPPORT_RTOL * lmax ? [n] : []));
   return { w, gamma: 1 / Math.hypot(...w), support, alpha, certificate };
+}
+
+/**
+ * An orthonormal basis of the span of the rows of Z (modified Gram–Schmidt, each vector
+ * orthogonalized twice, which keeps the basis orthogonal to rounding): a row whose remainder is
+ * below 1e-13 of its norm adds nothing.
+ */
+function orthonormalSpan(Z: number[][]): number[][] {
+  const Q: number[][] = [];
+  for (const z of Z) {
+    // scaled to a largest entry of 1 first: the squares of tiny (subnormal) data underflow
+    const big = z.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const v = z.map((x) => x / big);
+    const size = Math.sqrt(dot(v, v));
+    for (let pass = 0; pass < 2; pass++) {
+      for (const q of Q) {
+        const c = dot(q, v);
+        for (let i = 0; i < v.length; i++) v[i] -= c * q[i];
+      }
+    }
+    const n = Math.sqrt(dot(v, v));
+    if (n > 1e-13 * size) Q.push(v.map((x) => x / n));
+  }
+  return Q;
 }
 
 /** KKT residuals of (w, alpha) for the constraints z_n·w >= 1 (z_n = y_n x_n); exported for tests. */

@@ -12,7 +12,7 @@
  */
 import { describe, test, expect } from 'vitest';
 import type { Dataset } from '../src/data.js';
-import { endToEnd, inverseLossOfSum, logLoss, logSumExp, measure, outputs } from '../src/measure.js';
+import { angle, endToEnd, inverseLossOfSum, logLoss, logSumExp, measure, outputs, rotated } from '../src/measure.js';
 import type { Weights } from '../src/model.js';
 import { ABOVE_30, BELOW_30, LOGISTIC_SUM, logLogisticTail, ulp } from './reference64.js';
 
@@ -162,5 +162,20 @@ describe('measure and endToEnd on hand-computed networks', () => {
     expect(endToEnd(W)).toEqual([31, 44, 57]);
     const x = [0.5, -2, 3];
     expect(outputs(W, [x], 'deep-linear')[0]).toBe(31 * 0.5 - 44 * 2 + 57 * 3); // 98.5, all exact in float64
+  });
+});
+
+describe('rotated: a direction turned by a given angle, for the wrong-theory controls', () => {
+  test('keeps the norm and turns by exactly eps, towards the first axis or, for a direction along it, the second', () => {
+    for (const [dir, axis] of [[[0, 3, 4], 0], [[-2, 0.1, 0], 1]] as const) {
+      for (const eps of [0.05, -0.05, 0.3]) {
+        const r = rotated([...dir], eps);
+        expect(Math.hypot(...r)).toBeCloseTo(Math.hypot(...dir), 12);
+        expect(angle(r, [...dir])).toBeCloseTo(Math.abs(eps), 12);
+        // the turn stays in the plane of the direction and the axis
+        const other = [0, 1, 2].find((i) => i !== axis && dir[i] === 0);
+        if (other !== undefined) expect(r[other]).toBe(0);
+      }
+    }
   });
 });

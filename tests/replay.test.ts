@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { marginDecreaseBeforeFit, fittedIndex } from '../src/checks.js';
-import type { Counterexample, StoredJob } from '../src/counterexamples.js';
+import { storedFilesOf, type Counterexample, type StoredJob } from '../src/counterexamples.js';
 import { modelSpec } from '../src/model.js';
 import { train } from '../src/train.js';
 import { checkProperty } from '../properties/store.js';
@@ -109,6 +109,34 @@ describe('counterexample store and replay', () => {
     await expect(runReplay([write(netJob)])).rejects.toThrow(new RegExp(`image 0 is of class ${labels[0]}, not 1 or 8`));
     await expect(runReplay([write({ ...netJob, spec: { kind: 'cnn', channels: [0] } })])).rejects.toThrow(/netJob\.spec must be a cnn with channels/);
     await expect(runReplay([write({ ...netJob, steps: 0 })])).rejects.toThrow(InputError);
+  });
+
+  test('replay refuses a malformed linear real-data job, naming the field', async () => {
+    const linearJob = { kind: 'linear', images: { path: 'data/fashion-mnist/train-images-idx3-ubyte.gz', classes: [1, 8], index: [1, 2] }, steps: 10, check: 'R-C5/angle' };
+    const write = (job: unknown) => {
+      const f = join(store, `linear-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(f, JSON.stringify({ property: 'R-test', seed: 1, path: '', counterexample: [], linearJob: job, failure: 'x' }));
+      return f;
+    };
+    await expect(runReplay([write({ ...linearJob, images: { ...linearJob.images, index: [] } })])).rejects.toThrow(/linearJob\.images\.index must be a non-empty list/);
+    await expect(runReplay([write({ ...linearJob, untilLogT: -1 })])).rejects.toThrow(/linearJob\.untilLogT must be a positive number, got -1/);
+    await expect(runReplay([write({ ...linearJob, wrongOracle: { gammaScale: 0 } })])).rejects.toThrow(/linearJob\.wrongOracle must be/);
+    await expect(runReplay([write({ ...linearJob, check: 'R-C9/none' })])).rejects.toThrow(/unknown check "R-C9\/none"/);
+  });
+
+  test('replay ID looks the file up in the store; an id stored nowhere is a one-line InputError', async () => {
+    expect(storedFilesOf('0123456789ab', join(store, 'no-such-dir'))).toEqual([]);
+    await expect(runReplay(['0123456789ab'])).rejects.toThrow(new RegExp(`^no counterexample 0123456789ab in ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const id = stored.split('/').at(-1)!.replace(/\.json$/, '');
+    const write = process.stdout.write;
+    let out = '';
+    process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
+    try {
+      await runReplay([id]);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out).toMatch(/^N-C4-test: violates C4 \(C4\/smoothed-margin-before-fit\)/);
   });
 
   test('replay refuses a file that is not a counterexample with an InputError naming it', async () => {

@@ -141,6 +141,19 @@ describe('loss-based steps in the Trainer', () => {
     expect(records[1].undone).toBeGreaterThan(0);
     expect(records[2].undone).toBeGreaterThanOrEqual(records[1].undone);
   });
+
+  test('train() with untilLogFlowTime ends at the first step whose log t reaches it, and records that step', () => {
+    const full = train(data, init, lossBased(0.5), { steps: 40, record: Array.from({ length: 41 }, (_, i) => i) }).records;
+    const target = full[25].logFlowTime;
+    const first = full.findIndex((r) => r.logFlowTime >= target);
+    const { records } = train(data, init, lossBased(0.5), { steps: 40, record: [0, 10], untilLogFlowTime: target });
+    expect(records.map((r) => r.step)).toEqual([0, 10, first]);
+    expect(records.at(-1)!.logFlowTime).toBe(full[first].logFlowTime);
+    // nothing asked for before the stop: the stopping step alone
+    expect(train(data, init, lossBased(0.5), { steps: 40, record: [], untilLogFlowTime: target }).records.map((r) => r.step)).toEqual([first]);
+    // a target never reached: the run takes all its steps
+    expect(train(data, init, lossBased(0.5), { steps: 5, record: [0], untilLogFlowTime: 1e9 }).records.map((r) => r.step)).toEqual([0, 5]);
+  });
 });
 
 describe('linear model: α fixed below the data bound 2/max‖x‖²', () => {

@@ -141,6 +141,35 @@ describe('maxMarginSvm on random separable data', () => {
     );
   });
 
+  test('fewer points than dimensions (solved in their span): certificate <= 1e-10 and agrees with dual coordinate ascent to 1e-8', () => {
+    fc.assert(
+      fc.property(fc.record({ d: fc.integer({ min: 20, max: 200 }), N: fc.integer({ min: 2, max: 19 }), seed: fc.integer() }), ({ d, N, seed }) => {
+        const { X, y } = separable(d, N, seed);
+        const r = maxMarginSvm(X, y);
+        expect(certificateWorst(r.certificate)).toBeLessThanOrEqual(1e-10);
+        expect(maxAbsDiff(r.w, dualCoordinateAscent(X, y).w) / norm(r.w)).toBeLessThanOrEqual(1e-8);
+        // and the d-dimensional solve gives the same w, γ* and multipliers
+        const full = maxMarginSvm(X, y, { inSpan: false });
+        expect(maxAbsDiff(r.w, full.w) / norm(r.w)).toBeLessThanOrEqual(1e-12);
+        expect(Math.abs(r.gamma - full.gamma) / full.gamma).toBeLessThanOrEqual(1e-12);
+        expect(maxAbsDiff(r.alpha, full.alpha) / Math.max(...full.alpha)).toBeLessThanOrEqual(1e-10);
+        expect(r.support).toEqual(full.support);
+      }),
+      FC,
+    );
+  });
+
+  test('fewer points than dimensions with one point in the span of two others: it adds nothing to the basis, the certificate holds', () => {
+    const { X, y } = separable(30, 6, 7);
+    // the mean of two points of the same label: on their side of the SVM, so the set stays separable
+    const same = y.findIndex((v, n) => n > 0 && v === y[0]);
+    const X2 = [...X, X[0].map((v, i) => (v + X[same][i]) / 2)];
+    const y2 = [...y, y[0]];
+    const r = maxMarginSvm(X2, y2);
+    expect(certificateWorst(r.certificate)).toBeLessThanOrEqual(1e-10);
+    expect(maxAbsDiff(r.w, maxMarginSvm(X, y).w) / norm(r.w)).toBeLessThanOrEqual(1e-12);
+  });
+
   test('permuting the points permutes alpha and keeps w', () => {
     fc.assert(
       fc.property(dataArb, fc.integer(), ({ X, y }, seed) => {

@@ -30,25 +30,12 @@ import { describe, expect, test } from 'vitest';
 import { balanceFailure, c3Truth, C4_TOL, linearDirectionFailure, marginDipFailure, normGrowthFailure, type SvmPrediction } from '../src/checks.js';
 import { reluTeacher } from '../src/data.js';
 import { generalizationGap, normalizeLayers, sphereTeacherData } from '../src/generalization.js';
+import { rotated } from '../src/measure.js';
 import { initWeights, modelSpec } from '../src/model.js';
 import { stream } from '../src/rng.js';
 import { train } from '../src/train.js';
 import { buildExperiment, linearGapArb, runs, seedArb } from '../properties/common.js';
 import { c2CaseArb, c2Run, c3CaseArb, c3Eligible, c3Run, C2_STEPS, farRun, linearFlowRun } from '../properties/runs.js';
-
-/** `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (or the second, if parallel). */
-export function rotated(direction: number[], eps: number): number[] {
-  const n = Math.hypot(...direction);
-  const u = direction.map((v) => v / n);
-  for (const axis of [0, 1]) {
-    const e: number[] = u.map((_, i) => (i === axis ? 1 : 0));
-    const c = e.reduce((s, v, i) => s + v * u[i], 0);
-    const p = e.map((v, i) => v - c * u[i]);
-    const pn = Math.hypot(...p);
-    if (pn > 0.1) return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
-  }
-  throw new Error('no perpendicular direction');
-}
 
 describe('wrong theories are rejected by the checks of C5, C3 and C2', () => {
   test('C5 (linear): the check passes on the SVM and fails on its direction rotated by ±0.05 rad and on γ* off by ±2%', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { NetSpec } from '../../src/nn/network.js';
-import { classPositions, type NetJob } from '../../src/real/net-job.js';
+import { classPositions, type ImagePositions, type NetJob } from '../../src/real/net-job.js';
 
 /**
  * The drawn cases of nets.prop.ts: a Fashion-MNIST pair, a few of its training images, a small
@@ -37,10 +37,15 @@ const specOf = (c: NetCase): NetSpec =>
     ? { kind: 'cnn', inShape: [28, 28, 1], channels: c.widths, kernel: 3, pool: 'avg', poolSize: 2, padding: 'valid' }
     : { kind: 'mlp', inShape: [784], widths: c.widths, relu: true };
 
-/** The stored, replayable form of a case: its images as positions in the IDX file, in file order. */
-export function netJob(c: NetCase, check: string, layerLr?: number[]): NetJob {
+/** Class-relative image choices as positions in the IDX file, in file order (a stored job's images). */
+export function imagePositions(c: { pair: [number, number]; neg: number[]; pos: number[] }): ImagePositions {
   const [neg, pos] = classPositions(TRAIN, c.pair, Math.max(...c.neg, ...c.pos) + 1);
   const index = [...c.neg.map((i) => neg[i]), ...c.pos.map((i) => pos[i])].sort((a, b) => a - b);
-  return { kind: 'net', images: { path: TRAIN, classes: c.pair, index }, spec: specOf(c), initSeed: c.seed, steps: c.steps, ...(layerLr ? { layerLr } : {}), check };
+  return { path: TRAIN, classes: c.pair, index };
+}
+
+/** The stored, replayable form of a case: its images as positions in the IDX file, in file order. */
+export function netJob(c: NetCase, check: string, layerLr?: number[]): NetJob {
+  return { kind: 'net', images: imagePositions(c), spec: specOf(c), initSeed: c.seed, steps: c.steps, ...(layerLr ? { layerLr } : {}), check };
 }
 

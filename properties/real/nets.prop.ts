@@ -46,14 +46,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { runReplay } from '../../src/cli/replay.js';
 import type { Counterexample } from '../../src/counterexamples.js';
 import { analyseNetRun, C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL, NET_CHECKS, netBalanceFailure, type NetVerdicts } from '../../src/real/net-checks.js';
 import { runNetJob } from '../../src/real/net-job.js';
 import { netCaseArb, netJob, range, TRAIN, type NetCase } from './net-cases.js';
 import { expectChecked, runs } from '../common.js';
 import { assertProperty, checkProperty, reportFigure, reportTrajectory } from '../store.js';
-import { isReal, PAIR_NAMES, progress } from './real-data.js';
+import { isReal, PAIR_NAMES, progress, replayOutput } from './real-data.js';
 
 export { C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL };
 
@@ -64,20 +63,6 @@ function verdictsOf(c: NetCase, check: string, layerLr?: number[], label?: strin
   const job = netJob(c, check, layerLr);
   const { run, K } = runNetJob(job, label ? progress(label, c.steps) : undefined, NET_CHECKS[check]?.float32Bound ?? false);
   return { run, v: analyseNetRun(run, K) };
-}
-
-/** What `theory3 replay ARGS` prints on stdout, run in this process (the command's own code). */
-async function replayOutput(args: string[]): Promise<string> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
-  try {
-    await runReplay(args);
-  } finally {
-    process.stdout.write = write;
-  }
-  expect(process.exitCode ?? 0).toBe(0);
-  return out;
 }
 
 interface Named {

@@ -1,4 +1,5 @@
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
+import { runReplay } from '../../src/cli/replay.js';
 import type { Dataset } from '../../src/data.js';
 import { loadData } from '../../src/data/load.js';
 
@@ -29,3 +30,17 @@ export function progress(label: string, total: number): (step: number) => void {
   };
 }
 
+
+/** What `theory3 replay ARGS` prints on stdout, run in this process (the command's own code). */
+export async function replayOutput(args: string[]): Promise<string> {
+  const write = process.stdout.write;
+  let out = '';
+  process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
+  try {
+    await runReplay(args);
+  } finally {
+    process.stdout.write = write;
+  }
+  expect(process.exitCode ?? 0).toBe(0);
+  return out;
+}

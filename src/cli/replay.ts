@@ -1,16 +1,17 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { useBackend, type BackendName } from '../backend.js';
 import { CHECKS } from '../checks.js';
-import type { Counterexample } from '../counterexamples.js';
+import { storedFilesOf, storeDir, type Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
 import { DivergenceError, InputError } from '../errors.js';
 import { checkWeights } from '../model.js';
 import { train, type TrainRecord } from '../train.js';
 import { parseOptions } from './args.js';
 import { emit, toJson } from './output.js';
+import type { LinearJob } from '../real/linear-job.js';
 import type { NetJob } from '../real/net-job.js';
 
-export const REPLAY_USAGE = 'theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]';
+export const REPLAY_USAGE = 'theory3 replay FILE|ID [--out TRAJ.json] [--plot OUT.svg]';
 
 /**
  * `replay`: re-runs a stored counterexample's training job on the backend it was found on, says
@@ -19,11 +20,12 @@ export const REPLAY_USAGE = 'theory3 replay FILE [--out TRAJ.json] [--plot OUT.s
  */
 export async function runReplay(argv: string[]): Promise<void> {
   const { values, positionals } = parseOptions(argv, ['out', 'plot'], 'replay');
-  if (positionals.length !== 1) throw new InputError(`replay needs exactly one counterexample file (${REPLAY_USAGE})`);
-  const file = positionals[0];
+  if (positionals.length !== 1) throw new InputError(`replay needs exactly one counterexample file or id (${REPLAY_USAGE})`);
+  const file = resolveStored(positionals[0]);
   const c = readJsonFile(file, 'counterexample') as Partial<Counterexample> | null;
   if (typeof c !== 'object' || c === null || typeof c.property !== 'string') throw new InputError(`${file} is not a counterexample file (no "property")`);
   if (c.netJob) return replayNetJob(file, c as Counterexample & { netJob: NetJob }, values);
+  if (c.linearJob) return replayLinearJob(file, c as Counterexample & { linearJob: LinearJob }, values);
   if (!c.job) throw new InputError(`${file}: property ${c.property} stored no training job; rerun it with THEORY3_SEED=${c.seed} instead`);
   const job = c.job;
   const check = CHECKS[job.check];
@@ -54,6 +56,39 @@ export async function runReplay(argv: string[]): Promise<void> {
     ? `${c.property}: violates ${check.claim} (${job.check}): ${verdict}`
     : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on this run (stored failure: ${c.failure})`;
   // With --out the trajectory owns no stdout; the verdict goes to stdout either way, as one line.
+  process.stdout.write(line + '\n');
+  if (!verdict) process.exitCode = 1;
+}
+
+/** A counterexample's file: the argument itself, or, for an id (12 hex digits) that is not a file, `<store>/<property>/<id>.json`. */
+function resolveStored(arg: string): string {
+  if (!/^[0-9a-f]{12}$/.test(arg) || existsSync(arg)) return arg;
+  const found = storedFilesOf(arg);
+  if (found.length === 0) throw new InputError(`no counterexample ${arg} in ${storeDir()} (give its file, or set THEORY3_STORE)`);
+  if (found.length > 1) throw new InputError(`counterexample id ${arg} is stored under several properties: ${found.join(', ')}; give the file`);
+  return found[0];
+}
+
+/**
+ * A linear model on real images: the images are read from the IDX file the job names, by position,
+ * the SVM of those images is solved again, and the run is checked as the property did
+ * (src/real/linear-job.ts) against the prediction the job names (the SVM, or its wrong oracle).
+ */
+async function replayLinearJob(file: string, c: Counterexample & { linearJob: LinearJob }, values: { out?: string; plot?: string }): Promise<void> {
+  const { LINEAR_CHECKS, checkLinearJob, runLinearJob } = await import('../real/linear-job.js');
+  const job = checkLinearJob(c.linearJob, file);
+  const check = LINEAR_CHECKS[job.check];
+  if (!check) throw new InputError(`${file}: unknown check "${job.check}"`);
+  const backend = (c.backend ?? 'wasm') as BackendName;
+  await useBackend(backend);
+  const run = runLinearJob(job);
+  const verdict = check.run(run);
+  if (values.out !== undefined) emit(toJson({ config: { ...job, replayOf: file }, backend, gammaStar: run.svm.gamma, svm: run.svm.w, records: run.records, weights: run.weights.at(-1) }), values.out);
+  if (values.plot !== undefined) await writePlot(values.plot, run.records, `${c.property} (${job.check})`);
+  const images = `${job.images.index.length} images (${job.images.path} positions ${job.images.index.join(',')})`;
+  const line = verdict
+    ? `${c.property}: violates ${check.claim} (${job.check}) on ${images}: ${verdict}`
+    : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
   process.stdout.write(line + '\n');
   if (!verdict) process.exitCode = 1;
 }

@@ -46,10 +46,11 @@ Solves the hard-margin SVM without bias, min ½‖w‖² s.t. y_n x_n·w ≥ 1, 
                        --classes, --n, --labels, --label-column as for train
   --out FILE           write the JSON there instead of stdout`;
 
-export const REPLAY_HELP = `usage: theory3 replay FILE [--out TRAJ.json] [--plot OUT.svg]
+export const REPLAY_HELP = `usage: theory3 replay FILE|ID [--out TRAJ.json] [--plot OUT.svg]
 
-Re-runs a stored counterexample (.counterexamples/<property>/<id>.json) on the backend it was
-found on and prints which claim it violates and by how much (exit 0; exit 1 if it no longer
+Re-runs a stored counterexample (.counterexamples/<property>/<id>.json, or its ID: the file is
+then looked up in the store, $THEORY3_STORE or .counterexamples/) on the backend it was found
+on and prints which claim it violates and by how much (exit 0; exit 1 if it no longer
 reproduces).
 
   --out TRAJ.json      write the trajectory in the train output format

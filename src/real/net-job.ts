@@ -10,6 +10,15 @@ import { stream } from '../rng.js';
 import { KEEP_EVERY } from './net-checks.js';
 import { trainNet, type NetRun } from './net-run.js';
 
+/** Real images by position in an IDX file of the repository (a stored job's data). */
+export interface ImagePositions {
+  /** An IDX images file, relative to the repository root (or absolute). */
+  path: string;
+  classes: [number, number];
+  /** 0-based positions in the file; class classes[0] is labelled −1, classes[1] +1. */
+  index: number[];
+}
+
 /**
  * A network run on real images that a stored counterexample carries (`theory3 replay` re-runs
  * it): the images as their positions in an IDX file of the repository (data/fashion-mnist/), not
@@ -18,13 +27,7 @@ import { trainNet, type NetRun } from './net-run.js';
  */
 export interface NetJob {
   kind: 'net';
-  images: {
-    /** An IDX images file, relative to the repository root (or absolute). */
-    path: string;
-    classes: [number, number];
-    /** 0-based positions in the file; class classes[0] is labelled −1, classes[1] +1. */
-    index: number[];
-  };
+  images: ImagePositions;
   spec: NetSpec;
   initSeed: number;
   /** At most this many kept steps: the run ends earlier if the outputs near the float32 range. */
@@ -39,10 +42,7 @@ export function checkNetJob(job: unknown, source: string): NetJob {
   const j = job as Partial<NetJob> | null;
   const bad = (what: string) => new InputError(`${source}: ${what}`);
   if (typeof j !== 'object' || j === null || j.kind !== 'net') throw bad('netJob.kind must be "net"');
-  const im = j.images;
-  if (typeof im?.path !== 'string') throw bad('netJob.images.path must be the path of an IDX images file');
-  if (!Array.isArray(im.classes) || im.classes.length !== 2 || !im.classes.every(Number.isInteger)) throw bad('netJob.images.classes must be two class labels');
-  if (!Array.isArray(im.index) || im.index.length === 0 || !im.index.every(Number.isInteger)) throw bad('netJob.images.index must be a non-empty list of image positions');
+  checkImagePositions(j.images, 'netJob', bad);
   const spec = j.spec as Partial<NetSpec> | undefined;
   const sizes = spec?.kind === 'cnn' ? spec.channels : spec?.kind === 'mlp' ? spec.widths : undefined;
   if (!Array.isArray(sizes) || !sizes.every((v) => Number.isInteger(v) && v >= 1)) throw bad('netJob.spec must be a cnn with channels or an mlp with widths (positive integers)');
@@ -51,6 +51,13 @@ export function checkNetJob(job: unknown, source: string): NetJob {
   if (j.layerLr !== undefined && !(Array.isArray(j.layerLr) && j.layerLr.every((v) => Number.isFinite(v) && v > 0))) throw bad('netJob.layerLr must be positive numbers');
   if (typeof j.check !== 'string') throw bad('netJob.check must name a check');
   return j as NetJob;
+}
+
+/** Throws bad(…) naming the first malformed field of a job's `images`. */
+export function checkImagePositions(im: Partial<ImagePositions> | undefined, job: string, bad: (what: string) => Error): void {
+  if (typeof im?.path !== 'string') throw bad(`${job}.images.path must be the path of an IDX images file`);
+  if (!Array.isArray(im.classes) || im.classes.length !== 2 || !im.classes.every(Number.isInteger)) throw bad(`${job}.images.classes must be two class labels`);
+  if (!Array.isArray(im.index) || im.index.length === 0 || !im.index.every(Number.isInteger)) throw bad(`${job}.images.index must be a non-empty list of image positions`);
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,7 +74,7 @@ function idxFile(path: string): { images: IdxArray; labels: IdxArray } {
 }
 
 /** The images at the job's positions, pixels ÷ 255, labelled ±1 by their class, and max‖x‖² in float64. */
-export function jobImages(job: NetJob): ArraySet & { maxSq: number } {
+export function jobImages(job: { images: ImagePositions }): ArraySet & { maxSq: number } {
   const { images, labels } = idxFile(job.images.path);
   const shape = images.dims.length === 3 ? [images.dims[1], images.dims[2], 1] : images.dims.slice(1);
   const d = sizeOf(shape);

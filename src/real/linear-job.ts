@@ -1,0 +1,97 @@
+import { InputError } from '../errors.js';
+import { linearAngleFailure, linearSlopeFailure } from '../checks.js';
+import { rotated } from '../measure.js';
+import { modelSpec } from '../model.js';
+import { maxMarginSvm, type SvmResult } from '../svm.js';
+import { train, type TrainRecord } from '../train.js';
+import { checkImagePositions, jobImages, type ImagePositions } from './net-job.js';
+
+/**
+ * A linear model on real images that a stored counterexample carries (`theory3 replay` re-runs
+ * it): the images as positions in an IDX file of the repository (as for NetJob); the run — exp
+ * loss (sum), loss-based steps with α = 1.9/max‖x‖² (below the descent bound 2/max‖x‖² of
+ * src/schedule.ts) from w = 0, for `steps` steps or until log t ≥ `untilLogT`; the oracle — the
+ * exact SVM of the same images (src/svm.ts); and the check to apply (LINEAR_CHECKS).
+ */
+export interface LinearJob {
+  kind: 'linear';
+  images: ImagePositions;
+  steps: number;
+  untilLogT?: number;
+  /**
+   * Negative control: the check is handed a wrong prediction — the SVM direction turned by
+   * `rotate` rad (src/measure.ts rotated), γ* multiplied by `gammaScale`.
+   */
+  wrongOracle?: { rotate?: number; gammaScale?: number };
+  check: string;
+}
+
+/** α of the loss-based steps, in units of 1/max‖x‖². */
+export const LINEAR_ALPHA = 1.9;
+/** Records at steps growing by this factor (and the last step): ~6 in every quarter of log t late on. */
+const RECORD_GROWTH = 1.05;
+
+/** A stored job as read from a file: each field checked, one line naming the first bad one. */
+export function checkLinearJob(job: unknown, source: string): LinearJob {
+  const j = job as Partial<LinearJob> | null;
+  const bad = (what: string) => new InputError(`${source}: ${what}`);
+  if (typeof j !== 'object' || j === null || j.kind !== 'linear') throw bad('linearJob.kind must be "linear"');
+  checkImagePositions(j.images, 'linearJob', bad);
+  if (!Number.isInteger(j.steps) || j.steps! < 1 || j.steps! > 1e8) throw bad(`linearJob.steps must be an integer in 1..100000000, got ${j.steps}`);
+  if (j.untilLogT !== undefined && !(Number.isFinite(j.untilLogT) && j.untilLogT > 0)) throw bad(`linearJob.untilLogT must be a positive number, got ${j.untilLogT}`);
+  const o = j.wrongOracle;
+  if (o !== undefined && !(typeof o === 'object' && o !== null && (o.rotate === undefined || Number.isFinite(o.rotate)) && (o.gammaScale === undefined || (Number.isFinite(o.gammaScale) && o.gammaScale > 0)))) {
+    throw bad('linearJob.wrongOracle must be {rotate?: radians, gammaScale?: positive number}');
+  }
+  if (typeof j.check !== 'string') throw bad('linearJob.check must name a check');
+  return j as LinearJob;
+}
+
+export interface LinearRun {
+  records: TrainRecord[];
+  /** w at each record. */
+  weights: number[][];
+  /** The exact SVM of the job's images (NotSeparableError when there is none). */
+  svm: SvmResult;
+  /** What the check is handed: the SVM, or the job's wrong oracle. */
+  prediction: { direction: number[]; gamma: number };
+  /** Index of the first record with every margin positive, −1 if none. */
+  fit: number;
+}
+
+function recordSteps(steps: number): number[] {
+  const out = [0];
+  for (let s = 1; s < steps; s = Math.max(s + 1, Math.round(s * RECORD_GROWTH))) out.push(s);
+  return out;
+}
+
+/** What a check is handed: the SVM's direction and γ*, or the wrong oracle made from them. */
+export function predictionOf(svm: SvmResult, wrong: LinearJob['wrongOracle'] = {}): LinearRun['prediction'] {
+  return { direction: wrong.rotate ? rotated(svm.w, wrong.rotate) : svm.w, gamma: svm.gamma * (wrong.gammaScale ?? 1) };
+}
+
+/** Solves the SVM of the job's images and trains the linear model on them, keeping w at every record. */
+export function runLinearJob(job: LinearJob, onStep?: (step: number) => void): LinearRun {
+  const images = jobImages(job);
+  const y = Array.from(images.y);
+  const d = images.X.length / y.length;
+  const X = y.map((_, n) => Array.from(images.X.subarray(n * d, (n + 1) * d)));
+  const svm = maxMarginSvm(X, y);
+  const prediction = predictionOf(svm, job.wrongOracle);
+  const weights: number[][] = [];
+  const { records } = train({ X, y }, [[new Array<number>(d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'sum', schedule: 'loss-based', lr: LINEAR_ALPHA / images.maxSq }, {
+    steps: job.steps,
+    record: recordSteps(job.steps),
+    ...(job.untilLogT !== undefined ? { untilLogFlowTime: job.untilLogT } : {}),
+    annotate: (w) => weights.push(w[0][0]),
+    ...(onStep ? { onStep } : {}),
+  });
+  return { records, weights, svm, prediction, fit: records.findIndex((r) => r.minMargin > 0) };
+}
+
+/** The checks `replay` can apply to a stored linear job (keys of LinearJob.check), each against the run's prediction. */
+export const LINEAR_CHECKS: Record<string, { claim: string; run: (r: LinearRun) => string | null }> = {
+  'R-C3/slope': { claim: 'R-C3', run: (r) => linearSlopeFailure(r.records.map((x) => x.logFlowTime), r.weights.map((w) => Math.hypot(...w)), r.prediction.gamma) },
+  'R-C5/angle': { claim: 'R-C5', run: (r) => linearAngleFailure(r.weights, r.fit, r.prediction.direction) },
+  'R-C3C5/linear': { claim: 'R-C3, R-C5', run: (r) => LINEAR_CHECKS['R-C3/slope'].run(r) ?? LINEAR_CHECKS['R-C5/angle'].run(r) },
+};
