@@ -121,17 +121,22 @@ export function angle(a: number[], b: number[]): number {
 }
 
 /**
- * `direction` turned by `eps` rad in the plane it spans with the first coordinate axis (the second,
- * if it lies within acos 0.9 of the first): a wrong prediction for the negative controls of the
- * direction checks. Needs 2 or more dimensions.
+ * `direction` turned by `eps` rad in the plane it spans with `toward`, by default the first
+ * coordinate axis (the second, if it lies within acos 0.9 of the first): a wrong prediction for the
+ * negative controls of the direction checks. Needs 2 or more dimensions. On real images the first
+ * pixel is 0 in every image, so the default turns into a direction no run can reach, and any run
+ * ends ≥ |eps| from it; there the controls turn towards a vector in the data's span.
  */
-export function rotated(direction: number[], eps: number): number[] {
+export function rotated(direction: number[], eps: number, toward?: number[]): number[] {
   const n = Math.hypot(...direction);
   const u = direction.map((v) => v / n);
   const axis = Math.abs(u[0]) < 0.9 ? 0 : 1;
-  // the axis minus its part along u: a unit vector p ⟂ u after division by its norm (≥ √0.19)
-  const p = u.map((v, i) => (i === axis ? 1 : 0) - u[axis] * v);
+  // `toward` (or a coordinate axis) minus its part along u: a unit vector p ⟂ u after division by its norm
+  const t = toward ?? u.map((_, i) => (i === axis ? 1 : 0));
+  const along = t.reduce((s, v, i) => s + v * u[i], 0);
+  const p = t.map((v, i) => v - along * u[i]);
   const pn = Math.hypot(...p);
+  if (!(pn > 1e-12 * Math.hypot(...t))) throw new RangeError('rotated: the plane vector is parallel to the direction');
   return u.map((v, i) => n * (Math.cos(eps) * v + (Math.sin(eps) * p[i]) / pn));
 }
 

@@ -178,4 +178,17 @@ describe('rotated: a direction turned by a given angle, for the wrong-theory con
       }
     }
   });
+
+  test('towards a given vector: turns by exactly eps within the plane of the direction and that vector; a parallel vector is refused', () => {
+    const dir = [1, 0, 0, 0];
+    const toward = [2, 1, 1, 0]; // its part off dir is [0, 1, 1, 0]
+    for (const eps of [0.05, -0.05]) {
+      const r = rotated(dir, eps, toward);
+      expect(angle(r, dir)).toBeCloseTo(0.05, 12);
+      expect(r[3]).toBe(0); // nothing outside the plane
+      expect(r[1]).toBeCloseTo(r[2], 15);
+      expect(Math.sign(r[1])).toBe(Math.sign(eps)); // towards the vector for eps > 0
+    }
+    expect(() => rotated(dir, 0.05, [3, 0, 0, 0])).toThrow(/parallel/);
+  });
 });

@@ -55,9 +55,11 @@ describe('one gradient step by hand', () => {
   test('negative controls: weight decay λ adds ηλw to the step, layerLr m multiplies ηg', () => {
     // w = [1, 1]: q = [1, −2], ∇L = −e^{−1}[1, 0] + e^{2}[0, 2] = [−e^{−1}, 2e²]
     const g = [-Math.exp(-1), 2 * Math.exp(2)];
-    const decayed = train(two, [[[1, 1]]], { ...gd, weightDecay: 0.5 }, { steps: 1 }).weights[0][0];
+    // from w = [2, 1] (entries ≠ ±1, so that ηλ·w and ηλ/w differ): q = [2, −2], ∇L = [−e^{−2}, 2e²]
+    const gDecay = [-Math.exp(-2), 2 * Math.exp(2)];
+    const decayed = train(two, [[[2, 1]]], { ...gd, weightDecay: 0.5 }, { steps: 1 }).weights[0][0];
     // w − η∇L − ηλw with ηλ = 0.05
-    decayed.forEach((v, i) => expect(v).toBeCloseTo(1 - 0.1 * g[i] - 0.05, 5));
+    decayed.forEach((v, i) => expect(v).toBeCloseTo([2, 1][i] * (1 - 0.05) - 0.1 * gDecay[i], 5));
     const scaled = train(two, [[[1, 1]]], { ...gd, layerLr: [3] }, { steps: 1 }).weights[0][0];
     scaled.forEach((v, i) => expect(v).toBeCloseTo(1 - 3 * 0.1 * g[i], 5)); // w − mη∇L, m = 3
   });

@@ -9,17 +9,17 @@
  *   R-C3  the slope of ‖w‖ in log t over a window tends to 1/γ*: its relative error over the last
  *         quarter of the run (in log t) is below that over the second quarter (it falls) and,
  *         with r bounded, O(1/log t): asserted ≤ 2/log t_end.
- *   R-C5  the angle to the SVM falls (the end's ≤ 0.6 × the angle at the first record with L < 1)
- *         and is ≤ 0.05 at the end of the budget (the issue's target; the budgets below were
- *         measured to reach it: 1,8 at log t ≈ 45, 5,7 at log t ≈ 60).
+ *   R-C5  the part of w off the SVM direction settles (at the end ≤ 1.35× its value at half the
+ *         final log t: r converges, so the angle is O(1/log t)), the angle falls (the end's ≤ 0.6 ×
+ *         the angle at the first record with L < 1) and is ≤ 0.05 at the end of the budget (the
+ *         issue's target; the budgets below were measured to reach it).
  * Drawn cases (every profile): trouser/bag, 1–DRAWN_MAX images of each class among its first 100
  * training images (positions in data/fashion-mnist/, drawn by fast-check, so a failure shrinks
  * by removing images), the exact SVM of the drawn images as the oracle, a run until log t ≥
  * DRAWN_LOG_T (at most DRAWN_STEPS steps; fc.pre that it gets there): both checks. log t ≥ 150 so
  * that 2/log t ≤ 0.0133 sits below the 2% of a γ* off by 2% (N-R below: γ* × 1.02 and × 0.98 and
- * the direction turned by ±0.05 rad must fail on the same runs; the turn, in the plane of the
- * first pixel, which is 0 in every image, fails the 0.05 cap exactly but only by ≈ θ²/0.1 for an
- * end angle θ: docs/THEORY.md). A failure is stored with its images as positions in the IDX file
+ * the direction turned by ±0.05 rad towards the images' signed mean, within their span, must
+ * fail on the same runs: the settle check rejects it, the 0.05 cap alone could not; docs/THEORY.md). A failure is stored with its images as positions in the IDX file
  * and replays with `theory3 replay`; the control that stores one on every run hands the slope
  * check γ* × 1.02.
  * Negative controls: the squared loss (constant steps; loss-based needs an exponential loss)
@@ -41,7 +41,7 @@ import { LINEAR_CHECKS, predictionOf, runLinearJob, type LinearJob, type LinearR
 import { stream } from '../../src/rng.js';
 import { maxMarginSvm, NotSeparableError } from '../../src/svm.js';
 import { train } from '../../src/train.js';
-import { LINEAR_ANGLE_END, LINEAR_SLOPE_CONSTANT, slopeError } from '../../src/checks.js';
+import { C5_SETTLE, LINEAR_ANGLE_END, LINEAR_SLOPE_CONSTANT, offDirection, slopeError } from '../../src/checks.js';
 import { expectChecked, geometricSteps, lambdaMax, runs } from '../common.js';
 import { checkProperty, assertProperty, reportFigure, reportTrajectory } from '../store.js';
 import { imagePositions, range, TRAIN } from './net-cases.js';
@@ -91,7 +91,7 @@ function drawnRun(c: LinearCase): LinearRun {
 }
 
 /** The run judged by another prediction (the oracle turned or rescaled), as a stored job's wrongOracle makes it. */
-const judgedBy = (r: LinearRun, wrong: LinearJob['wrongOracle']): LinearRun => ({ ...r, prediction: predictionOf(r.svm, wrong) });
+const judgedBy = (r: LinearRun, wrong: LinearJob['wrongOracle']): LinearRun => ({ ...r, prediction: predictionOf(r.svm, r.signedMean, wrong) });
 
 const linear = modelSpec('linear');
 
@@ -151,13 +151,18 @@ function checkLinear(a: number, b: number, n: number, steps: number) {
   const norms = r.weights.map((w) => Math.hypot(...w));
   const early = slopeError(logT, norms, T / 4, T / 2, svm.gamma);
   const late = slopeError(logT, norms, (3 * T) / 4, T, svm.gamma);
-  console.log(`real linear ${pair} (${PAIR_NAMES[pair]}) 2×${n}: γ* ${svm.gamma.toPrecision(4)} (${svm.support.length} support vectors), log t ${T.toFixed(1)}, slope error ${early.toExponential(2)} → ${late.toExponential(2)}, angle ${angleAt(r, fit).toFixed(3)} at the fit → ${angleAt(r, records.length - 1).toFixed(4)}`);
+  console.log(`real linear ${pair} (${PAIR_NAMES[pair]}) 2×${n}: γ* ${svm.gamma.toPrecision(4)} (${svm.support.length} support vectors), log t ${T.toFixed(1)}, slope error ${early.toExponential(2)} → ${late.toExponential(2)}, angle ${angleAt(r, fit).toFixed(3)} at the fit → ${angleAt(r, records.length - 1).toFixed(4)}, part of w off the SVM ×${settleRatio(r).toFixed(3)} from half the final log t (allowed ${C5_SETTLE})`);
   reportFigure({ name: `linear ${pair} 2×${n}: relative error of the slope of ‖w‖ in log t against 1/γ*, late quarter`, value: late, predicted: `falls (second quarter ${early.toExponential(2)}), ≤ 2/log t = ${(2 / T).toExponential(2)}` });
   reportFigure({ name: `linear ${pair} 2×${n}: final angle to the SVM`, value: angleAt(r, records.length - 1), predicted: '≤ 0.05', unit: 'rad' });
   return r;
 }
 
 const angleAt = (r: LinearRun, i: number) => angle(r.weights[i], r.svm.w);
+const settleRatio = (r: LinearRun) => {
+  const T = r.records.at(-1)!.logFlowTime;
+  const mid = r.records.findIndex((x) => x.logFlowTime >= T / 2);
+  return offDirection(r.weights.at(-1)!, r.svm.w) / offDirection(r.weights[mid], r.svm.w);
+};
 
 describe('real data, linear model', () => {
   test(`R: C3 C5 linear on drawn cases: trouser/bag (1,8), 1–${DRAWN_MAX} of its first 100 images per class, the exact SVM of the drawn images, loss-based steps to log t ≥ ${DRAWN_LOG_T}: slope of ‖w‖ → 1/γ*, angle to the SVM falls below 0.05`, () => {
@@ -180,7 +185,7 @@ describe('real data, linear model', () => {
     expectChecked('R linear drawn cases', checked, runs(3));
   });
 
-  test('N-R: C3 C5 linear, wrong oracles on the drawn cases\' runs: γ* × 1.02 and × 0.98 fail the slope check, the SVM direction turned by ±0.05 rad fails the angle check', () => {
+  test('N-R: C3 C5 linear, wrong oracles on the drawn cases\' runs: γ* × 1.02 and × 0.98 fail the slope check, the SVM direction turned by ±0.05 rad within the images\' span fails the direction check', () => {
     let checked = 0;
     fc.assert(
       fc.property(linearCaseArb, (c) => {
@@ -195,7 +200,7 @@ describe('real data, linear model', () => {
         const endAngle = (u: number[]) => angle(r.weights.at(-1)!, u).toFixed(4);
         console.log(
           `real linear ${r.svm.alpha.length} images, log t ${T.toFixed(0)}: late slope error ${late(r.svm.gamma)} (γ* × 1.02: ${late(1.02 * r.svm.gamma)}, × 0.98: ${late(0.98 * r.svm.gamma)}; allowed ${(LINEAR_SLOPE_CONSTANT / T).toExponential(2)}), ` +
-            `end angle ${endAngle(r.svm.w)} (turned ±0.05: ${endAngle(rotated(r.svm.w, 0.05))}, ${endAngle(rotated(r.svm.w, -0.05))}; allowed ${LINEAR_ANGLE_END})`,
+            `end angle ${endAngle(r.svm.w)} (turned ±0.05 towards the signed mean: ${endAngle(rotated(r.svm.w, 0.05, r.signedMean))}, ${endAngle(rotated(r.svm.w, -0.05, r.signedMean))}; allowed ${LINEAR_ANGLE_END})`,
         );
         expect(slope(r), 'the truth').toBeNull();
         expect(turn(r), 'the truth').toBeNull();

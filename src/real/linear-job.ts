@@ -20,7 +20,8 @@ export interface LinearJob {
   untilLogT?: number;
   /**
    * Negative control: the check is handed a wrong prediction — the SVM direction turned by
-   * `rotate` rad (src/measure.ts rotated), γ* multiplied by `gammaScale`.
+   * `rotate` rad towards the images' signed mean Σ y_n x_n (src/measure.ts rotated; a direction in
+   * the data's span, which a run could reach), γ* multiplied by `gammaScale`.
    */
   wrongOracle?: { rotate?: number; gammaScale?: number };
   check: string;
@@ -55,6 +56,8 @@ export interface LinearRun {
   svm: SvmResult;
   /** What the check is handed: the SVM, or the job's wrong oracle. */
   prediction: { direction: number[]; gamma: number };
+  /** Σ y_n x_n over the job's images: the in-span vector a wrong oracle's direction turns towards. */
+  signedMean: number[];
   /** Index of the first record with every margin positive, −1 if none. */
   fit: number;
 }
@@ -66,8 +69,8 @@ function recordSteps(steps: number): number[] {
 }
 
 /** What a check is handed: the SVM's direction and γ*, or the wrong oracle made from them. */
-export function predictionOf(svm: SvmResult, wrong: LinearJob['wrongOracle'] = {}): LinearRun['prediction'] {
-  return { direction: wrong.rotate ? rotated(svm.w, wrong.rotate) : svm.w, gamma: svm.gamma * (wrong.gammaScale ?? 1) };
+export function predictionOf(svm: SvmResult, signedMean: number[], wrong: LinearJob['wrongOracle'] = {}): LinearRun['prediction'] {
+  return { direction: wrong.rotate ? rotated(svm.w, wrong.rotate, signedMean) : svm.w, gamma: svm.gamma * (wrong.gammaScale ?? 1) };
 }
 
 /** Solves the SVM of the job's images and trains the linear model on them, keeping w at every record. */
@@ -77,7 +80,9 @@ export function runLinearJob(job: LinearJob, onStep?: (step: number) => void): L
   const d = images.X.length / y.length;
   const X = y.map((_, n) => Array.from(images.X.subarray(n * d, (n + 1) * d)));
   const svm = maxMarginSvm(X, y);
-  const prediction = predictionOf(svm, job.wrongOracle);
+  const signedMean = new Array<number>(d).fill(0);
+  X.forEach((x, n) => x.forEach((v, i) => (signedMean[i] += y[n] * v)));
+  const prediction = predictionOf(svm, signedMean, job.wrongOracle);
   const weights: number[][] = [];
   const { records } = train({ X, y }, [[new Array<number>(d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'sum', schedule: 'loss-based', lr: LINEAR_ALPHA / images.maxSq }, {
     steps: job.steps,
@@ -86,12 +91,12 @@ export function runLinearJob(job: LinearJob, onStep?: (step: number) => void): L
     annotate: (w) => weights.push(w[0][0]),
     ...(onStep ? { onStep } : {}),
   });
-  return { records, weights, svm, prediction, fit: records.findIndex((r) => r.minMargin > 0) };
+  return { records, weights, svm, prediction, signedMean, fit: records.findIndex((r) => r.minMargin > 0) };
 }
 
 /** The checks `replay` can apply to a stored linear job (keys of LinearJob.check), each against the run's prediction. */
 export const LINEAR_CHECKS: Record<string, { claim: string; run: (r: LinearRun) => string | null }> = {
   'R-C3/slope': { claim: 'R-C3', run: (r) => linearSlopeFailure(r.records.map((x) => x.logFlowTime), r.weights.map((w) => Math.hypot(...w)), r.prediction.gamma) },
-  'R-C5/angle': { claim: 'R-C5', run: (r) => linearAngleFailure(r.weights, r.fit, r.prediction.direction) },
+  'R-C5/angle': { claim: 'R-C5', run: (r) => linearAngleFailure(r.weights, r.records.map((x) => x.logFlowTime), r.fit, r.prediction.direction) },
   'R-C3C5/linear': { claim: 'R-C3, R-C5', run: (r) => LINEAR_CHECKS['R-C3/slope'].run(r) ?? LINEAR_CHECKS['R-C5/angle'].run(r) },
 };
