@@ -85,12 +85,7 @@ async function replayLinearJob(file: string, c: Counterexample & { linearJob: Li
   const verdict = check.run(run);
   if (values.out !== undefined) emit(toJson({ config: { ...job, replayOf: file }, backend, gammaStar: run.svm.gamma, svm: run.svm.w, records: run.records, weights: run.weights.at(-1) }), values.out);
   if (values.plot !== undefined) await writePlot(values.plot, run.records, `${c.property} (${job.check})`);
-  const images = `${job.images.index.length} images (${job.images.path} positions ${job.images.index.join(',')})`;
-  const line = verdict
-    ? `${c.property}: violates ${check.claim} (${job.check}) on ${images}: ${verdict}`
-    : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
-  process.stdout.write(line + '\n');
-  if (!verdict) process.exitCode = 1;
+  reportImagesVerdict(c, check.claim, job, verdict);
 }
 
 /**
@@ -117,10 +112,15 @@ async function replayNetJob(file: string, c: Counterexample & { netJob: NetJob }
   if (values.plot !== undefined) {
     await writePlot(values.plot, run.records, `${c.property} (${job.check})`);
   }
+  reportImagesVerdict(c, check.claim, job, verdict);
+}
+
+/** The replay's one line for a job on real images; exit code 1 when the stored failure does not reproduce. */
+function reportImagesVerdict(c: Counterexample, claim: string, job: { check: string; images: { path: string; index: number[] } }, verdict: string | null): void {
   const images = `${job.images.index.length} images (${job.images.path} positions ${job.images.index.join(',')})`;
   const line = verdict
-    ? `${c.property}: violates ${check.claim} (${job.check}) on ${images}: ${verdict}`
-    : `${c.property}: does NOT reproduce: ${check.claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
+    ? `${c.property}: violates ${claim} (${job.check}) on ${images}: ${verdict}`
+    : `${c.property}: does NOT reproduce: ${claim} (${job.check}) holds on ${images} (stored failure: ${c.failure})`;
   process.stdout.write(line + '\n');
   if (!verdict) process.exitCode = 1;
 }
