@@ -167,7 +167,10 @@ describe('C5: the last layer on fixed ReLU features converges to the SVM of the 
       }),
       { numRuns: runs(8) },
     );
-    expect(used, `preconditions held in only ${used} of ${drawn} draws (${separable} separable)`).toBeGreaterThanOrEqual(drawn / 5);
+    // Measured: 49% of draws meet the preconditions (304 draws, 3 seeds; 95% lower bound 44%). The
+    // draws needed for 8 cases then exceed 5 × 8 with chance 3e-5 (5e-4 at 44%), 6 × 8 with 5e-7
+    // (2e-5): a sixth still fails a property that mostly skips.
+    expect(used, `preconditions held in only ${used} of ${drawn} draws (${separable} separable)`).toBeGreaterThanOrEqual(drawn / 6);
     expectChecked('C5 ReLU features', used, runs(8), 'C5-relu-features');
   });
 });
@@ -276,7 +279,9 @@ describe('C5: the Lyu–Li integrated inequality', () => {
       }),
       { numRuns: runs(8) },
     );
-    expect(used, `L < 1 reached in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 4);
+    // Measured: 54% of draws reach L < 1 (276 draws, 3 seeds; 95% lower bound 48%). The draws
+    // needed for 8 cases then exceed 4 × 8 with chance 2e-4 (2e-3 at 48%), 5 × 8 with 2e-6 (5e-5).
+    expect(used, `L < 1 reached in only ${used} of ${drawn} draws`).toBeGreaterThanOrEqual(drawn / 5);
     expectChecked('C5 Lyu–Li', used, runs(8), 'C5-lyu-li');
   });
 });
@@ -291,7 +296,8 @@ describe('N-C5: where the Lyu–Li inequality fails', () => {
         // A NaN ratio is no counterexample: only a finite LHS below the bound counts.
         return !(worstLyuLi(records, thetas, K, WINDOW, (r) => r.logLoss > 0).ratio < 1 - SLACK);
       }),
-      { numRuns: runs(8) },
+      // Measured: 75% of draws fail (150 draws, 3 seeds): 8 draws miss with chance 2e-5, 12 with 7e-8.
+      { numRuns: runs(12) },
     );
     expect(result.failed).toBe(true);
     const s = result.counterexample![0].setting;

@@ -565,9 +565,11 @@ describe('C7 (Memo 091, exploratory): normalized test loss against normalized tr
       { numRuns: runs(1) },
     );
     // A floor on held/total, not a rate: with one run, total/2 failed whenever two draws in a row
-    // missed the precondition (a flake audit, seed 2117315549: 1 of 3); a tenth fails only if it
-    // mostly skips.
-    expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 10);
+    // missed the precondition (a flake audit, seed 2117315549: 1 of 3). Measured: the precondition
+    // holds in 50% of draws (105 draws, 3 seeds; 95% lower bound 40%), so a tenth (the first case
+    // within 10 draws) failed with chance 0.5^10 ≈ 1e-3; a twentieth fails with 1e-6 (4e-5 at 40%),
+    // still only when the property mostly skips.
+    expect(held, `preconditions held in only ${held} of ${total} runs`).toBeGreaterThanOrEqual(total / 20);
     expectChecked('C7 Memo 091 (exploratory)', held, runs(1), 'C7-memo091');
   });
 });
