@@ -4,7 +4,7 @@
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutate.config.ts' },
-  mutate: ['src/model.ts', 'src/loss.ts', 'src/train.ts', 'src/step.ts', 'src/run.ts', 'src/measure.ts', 'src/svm.ts', 'src/stats.ts'],
+  mutate: ['src/model.ts', 'src/loss.ts', 'src/train.ts', 'src/step.ts', 'src/run.ts', 'src/measure.ts', 'src/svm.ts', 'src/stats.ts', 'src/nn/dense.ts', 'src/nn/dense-chain.ts', 'src/nn/pool.ts', 'src/nn/relu.ts'],
   // Each mutant runs only the tests that reached it in the first (coverage) run.
   coverageAnalysis: 'perTest',
   concurrency: 2,

@@ -163,8 +163,11 @@ describe('the dense fast path', () => {
     expect(() => new Trainer(data, [[[1, 2, 3]]], { ...opts, model: modelSpec('linear') })).toThrow(/not a chain of layers \[1×2\]/);
   });
 
-  test('refuses a network that is not dense on flat inputs', () => {
+  test('refuses a network that is not dense on flat inputs (a CNN; dense layers on images)', () => {
     const cnn = buildNetwork({ kind: 'cnn', inShape: [4, 4, 1], channels: [1], kernel: 3, pool: 'none', poolSize: 2, padding: 'valid' });
     expect(() => new DenseChain(cnn)).toThrow(/dense layers on flat inputs/);
+    // dense layers alone, but on image inputs: the fast path's products take rows X [B, d]
+    const onImages = buildNetwork({ kind: 'mlp', inShape: [2, 2, 1], widths: [], relu: false });
+    expect(() => new DenseChain(onImages)).toThrow(/dense layers on flat inputs/);
   });
 });
