@@ -82,7 +82,8 @@ export function storedFilesOf(id: string, dir = storeDir()): string[] {
 
 /** Writes a counterexample; its file name is a hash of the input, so a case is stored once. */
 export function saveCounterexample(c: Omit<Counterexample, 'backend' | 'versions'>, dir = storeDir()): string {
-  const id = createHash('sha1').update(JSON.stringify(c.counterexample)).digest('hex').slice(0, 12);
+  // the property is hashed too: one case can fail two properties (a claim and a control on the same draw)
+  const id = createHash('sha1').update(JSON.stringify([c.property, c.counterexample])).digest('hex').slice(0, 12);
   const folder = join(dir, c.property);
   mkdirSync(folder, { recursive: true });
   const file = join(folder, `${id}.json`);

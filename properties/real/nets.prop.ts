@@ -114,8 +114,12 @@ function assertNet(v: NetVerdicts, slackFall = C5_SLACK_FALL) {
 
 const FAST = fixed('cnn-4-8', 'cnn', [4, 8], [1, 8], 100, 300);
 
-/** Shrunk size of the control's counterexample: at most this many images, layers, channels per layer. */
-export const SHRUNK = { images: 4, layers: 1, width: 2 };
+/**
+ * Shrunk size of the control's counterexample: at most this many images, layers, channels per
+ * layer. fast-check's shrinking ends at a local minimum, not the smallest case: a fresh-seed flake
+ * audit (seed 1338870057) ended at 2 images and one conv layer of 3 channels, so 3, not 2.
+ */
+export const SHRUNK = { images: 4, layers: 1, width: 3 };
 
 describe('real data, ReLU networks', () => {
   test('R: C1–C5 fast slice, a CNN (4, 8 channels) on trouser/bag (1,8), 2×100 images, 300 loss-based steps', () => {
