@@ -7,10 +7,15 @@
  *   growth   every layer norm ρ_k increases at every record after L < 1 (exactly true per GD step
  *            once all margins are positive: C1 gives Δρ_k² = 2η Σ −ℓ'(q)q + η²‖G_k‖² > 0), and
  *            ρ at the last step is at least C2_GROWTH × ρ at the half-way step;
- *   balance  every ρ_k² grows by the same amount: D = ρ_k² − ρ_j² changes by at most C2_DRIFT of
- *            the growth of ρ_k² and ρ_j² since fitting, and the imbalance |log(ρ_k/ρ_j)| at the
- *            end is at most C2_SHRINK = 0.75 of what it was at fitting (plus 1e-3 for runs already balanced).
- * Tolerances (src/checks.ts): C2_DRIFT = 5% covers the η² drift of the large flow steps (measured ≤ 1%);
+ *   balance  ρ_k² − ρ_j² drifts from its value at fitting by EXACTLY the accumulated η² term
+ *            Σ(‖ΔW_k‖² − ‖ΔW_j‖²) of the steps taken (every step recorded), to a float32 rounding
+ *            bound (src/checks.ts etaSquaredDriftFailure, as far past fitting below); and the
+ *            imbalance |log(ρ_k/ρ_j)| at the end is at most C2_SHRINK = 0.75 of what it was at
+ *            fitting (plus 1e-3 for runs already balanced). Until 2026-12-03 the drift was allowed
+ *            2% of the growth of ρ_k² and ρ_j² (a measured figure; it had to stay below the 5%
+ *            per-layer step mismatch it rejects): a flake audit drew a depth-3 ReLU run with a 2.05×
+ *            tilt and large flow steps whose η² drift was 2.14% (seed 1901088735).
+ * Tolerances (src/checks.ts):
  * C2_GROWTH = 1.2 is far below the ~1.5–2× that the flow schedule gives once fitted, and far above
  * the ≤ 1.01× of a run whose norms are bounded.
  *
@@ -30,7 +35,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { balanceDrift, balanceFailure, C2_DRIFT, etaSquaredDriftFailure, layerGrowthFailure } from '../src/checks.js';
+import { balanceDrift, etaSquaredDriftFailure, imbalanceShrinkFailure, layerGrowthFailure, recordedStepSquares } from '../src/checks.js';
 import { expectChecked, runs } from './common.js';
 import { C2_STEPS as STEPS, c2CaseArb, c2Experiment, c2Job as jobOf, c2Run as runCase, farRun, stepSquares } from './runs.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
@@ -46,18 +51,19 @@ describe('C2: layers grow in balance', () => {
       arb: caseArb,
       job: (c) => jobOf(c, 'C2/balanced-growth'),
       predicate: (c) => {
-        const { records, fitted } = runCase(c);
+        const { records, fitted, fanIn: longestSum } = runCase(c);
         // Claims hold once the data are fitted; a run stuck on a dead-ReLU plateau says nothing.
         fc.pre(fitted >= 0 && records[fitted].step <= STEPS / 4);
         checked++;
         reportTrajectory('C2', records);
         worstDrift = Math.max(worstDrift, balanceDrift(records, fitted));
         expect(layerGrowthFailure(records, fitted)).toBeNull();
-        expect(balanceFailure(records, fitted)).toBeNull();
+        expect(etaSquaredDriftFailure(records, fitted, recordedStepSquares(records), longestSum)).toBeNull();
+        expect(imbalanceShrinkFailure(records, fitted)).toBeNull();
       },
       params: { numRuns: runs(8) },
     });
-    console.log(`C2: worst drift of ρ_k² − ρ_j², ${worstDrift.toPrecision(3)} of the growth (allowed ${C2_DRIFT})`);
+    console.log(`C2: worst drift of ρ_k² − ρ_j², ${worstDrift.toPrecision(3)} of the growth (all of it the accumulated η² term, checked exactly)`);
     expectChecked('C2', checked, runs(8));
   });
 });

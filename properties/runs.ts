@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { fitWindowMarginSlope, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { fitWindowMarginSlope, stepSquaresAnnotator, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -161,13 +161,15 @@ export function c2Job(c: C2Case, check: string, control: C2Control = {}): Stored
     model: spec, loss: 'exp' as const, reduction: 'mean' as const, schedule, lr: c.lrScale / maxRowNormSq(data.X),
     ...control, ...(control.layerLr ? { layerLr: control.layerLr.slice(0, spec.depth) } : {}),
   } as const;
-  return { data, init, options, steps: C2_STEPS, record: geometricSteps(C2_STEPS), check };
+  // every step recorded: C2's balance check sums each step's η² term exactly (stepSquaresAnnotator)
+  return { data, init, options, steps: C2_STEPS, record: Array.from({ length: C2_STEPS + 1 }, (_, i) => i), check };
 }
 
 export function c2Run(c: C2Case, control: C2Control = {}) {
   const job = c2Job(c, '', control);
-  const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record });
-  return { records, fitted: fittedIndex(records, job.data.X.length, job.options.reduction, job.options.loss) };
+  const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record, annotate: stepSquaresAnnotator() });
+  const n = job.data.X.length;
+  return { records, fitted: fittedIndex(records, n, job.options.reduction, job.options.loss), fanIn: n * Math.max(c.setting.width, c.setting.d) };
 }
 
 

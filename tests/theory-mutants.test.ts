@@ -9,7 +9,8 @@
  *                log t in ρ replaced by 0.5 and by 2 (normGrowthFailure), on runs with K ≥ 2
  *                (for K = 1, 2 − 2/K is 0 itself)
  *   C2           a run whose first layer steps 5% larger than the others, judged by the claim's
- *                prediction of equal steps (balanceFailure): it must fail; judged by the right
+ *                prediction of equal steps (etaSquaredDriftFailure: ρ_0² − ρ_1² must drift by exactly the
+ *                accumulated η² term): it must fail; judged by the right
  *                multipliers it must pass
  *   C4 (far)     the step's derived allowance replaced by none (the flow's monotonicity, 1e-6):
  *                every loss-based run of a deep linear or ReLU net that dips fails it. (Halving
@@ -27,7 +28,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { balanceFailure, c3Truth, C4_TOL, linearDirectionFailure, marginDipFailure, normGrowthFailure, type SvmPrediction } from '../src/checks.js';
+import { c3Truth, etaSquaredDriftFailure, recordedStepSquares, C4_TOL, linearDirectionFailure, marginDipFailure, normGrowthFailure, type SvmPrediction } from '../src/checks.js';
 import { reluTeacher } from '../src/data.js';
 import { generalizationGap, normalizeLayers, sphereTeacherData } from '../src/generalization.js';
 import { rotated } from '../src/measure.js';
@@ -78,12 +79,13 @@ describe('wrong theories are rejected by the checks of C5, C3 and C2', () => {
     const m = [1.05, 1, 1];
     fc.assert(
       fc.property(c2CaseArb, (c) => {
-        const { records, fitted } = c2Run(c, { layerLr: m });
+        const { records, fitted, fanIn } = c2Run(c, { layerLr: m });
         fc.pre(fitted >= 0 && records[fitted].step <= C2_STEPS / 4);
         checked++;
         const K = records[0].layerNorms.length;
-        expect(balanceFailure(records, fitted, m.slice(0, K)), 'judged by the multipliers it ran with').toBeNull();
-        expect(balanceFailure(records, fitted), 'judged by equal steps').not.toBeNull();
+        const sq = recordedStepSquares(records);
+        expect(etaSquaredDriftFailure(records, fitted, sq, fanIn, m.slice(0, K)), 'judged by the multipliers it ran with').toBeNull();
+        expect(etaSquaredDriftFailure(records, fitted, sq, fanIn), 'judged by equal steps').not.toBeNull();
       }),
       { numRuns: runs(6) },
     );

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { useBackend, type BackendName } from '../backend.js';
-import { CHECKS } from '../checks.js';
+import { CHECKS, stepSquaresAnnotator } from '../checks.js';
 import { storedFilesOf, storeDir, type Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
 import { DivergenceError, InputError } from '../errors.js';
@@ -37,7 +37,7 @@ export async function runReplay(argv: string[]): Promise<void> {
 
   let run: ReturnType<typeof train>;
   try {
-    run = train(data, init, job.options, { steps: job.steps, record: job.record });
+    run = train(data, init, job.options, { steps: job.steps, record: job.record, ...(check.needsStepSquares ? { annotate: stepSquaresAnnotator() } : {}) });
   } catch (e) {
     if (!(e instanceof DivergenceError)) throw e;
     // A run that leaves the finite numbers violates every claim about it; there is no trajectory to write.
@@ -46,7 +46,7 @@ export async function runReplay(argv: string[]): Promise<void> {
     return;
   }
   const { records, weights } = run;
-  const verdict = check.run(records, { ...job.options, n: data.X.length });
+  const verdict = check.run(records, { ...job.options, n: data.X.length, fanIn: data.X.length * Math.max(job.options.model.width, data.X[0].length) });
   const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
   if (values.out !== undefined) emit(toJson(trajectory), values.out);
   if (values.plot !== undefined) {
