@@ -37,7 +37,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { balanceDrift, etaSquaredDriftFailure, imbalanceShrinkFailure, layerGrowthFailure, recordedStepSquares } from '../src/checks.js';
 import { expectChecked, runs } from './common.js';
-import { C2_STEPS as STEPS, c2CaseArb, c2Experiment, c2Job as jobOf, c2Run as runCase, farRun, stepSquares } from './runs.js';
+import { C2_STEPS as STEPS, c2CaseArb, c2Experiment, c2Job as jobOf, c2Run as runCase, farRun } from './runs.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
 
 const caseArb = c2CaseArb;
@@ -81,7 +81,7 @@ describe('C2: balanced growth far past fitting', () => {
         fc.pre(run.fitted >= 0 && run.reached); // a dead ReLU never fits: nothing is claimed
         checked++;
         reportTrajectory('C2-far', run.records);
-        const sq = stepSquares(run.weights);
+        const sq = recordedStepSquares(run.records);
         const last = run.records.at(-1)!;
         const grew = (k: number) => last.layerNorms[k] ** 2 - run.records[run.fitted].layerNorms[k] ** 2;
         const E = Math.abs(sq.slice(run.fitted + 1).reduce((s, v) => s + v[0] - v[1], 0));
@@ -105,7 +105,7 @@ describe('N-C2: where balanced growth fails', () => {
         const run = farRun(c2Experiment(c), { reduction: 'mean', layerLr: m });
         fc.pre(run.fitted >= 0 && run.reached);
         checked++;
-        const sq = stepSquares(run.weights);
+        const sq = recordedStepSquares(run.records);
         if (etaSquaredDriftFailure(run.records, run.fitted, sq, fanIn(c)) !== null) caught++;
         expect(etaSquaredDriftFailure(run.records, run.fitted, sq, fanIn(c), m), 'judged by the multipliers it ran with').toBeNull();
       }),

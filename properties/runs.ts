@@ -190,16 +190,12 @@ export interface FarRun {
 
 export function farRun(exp: Experiment, o: { reduction: 'sum' | 'mean'; annotate?: (w: Weights, r: TrainRecord) => void; schedule?: Schedule; lr?: number; layerLr?: number[]; maxSteps?: number; logFlowTime?: number }): FarRun {
   const weights: Weights[] = [];
+  const steps = stepSquaresAnnotator(); // every kept step is a record: r.stepSquares is its ‖ΔW_k‖²
   const run = trainFarPastFit(exp, {
     loss: 'exp', reduction: o.reduction, maxSteps: o.maxSteps ?? FAR_MAX_STEPS, schedule: o.schedule, lr: o.lr, layerLr: o.layerLr, logFlowTime: o.logFlowTime,
-    annotate: (w, r) => { weights.push(w); o.annotate?.(w, r); },
+    annotate: (w, r) => { weights.push(w); steps(w, r); o.annotate?.(w, r); },
   });
   return { records: run.records, fitted: run.fitIndex, reached: run.reached, weights };
-}
-
-/** ‖ΔW_k‖² of the step into each record, per layer (0 at record 0). */
-export function stepSquares(weights: Weights[]): number[][] {
-  return weights.map((W, i) => W.map((Wk, k) => (i === 0 ? 0 : Wk.reduce((s, row, r) => s + row.reduce((t, v, c) => t + (v - weights[i - 1][k][r][c]) ** 2, 0), 0))));
 }
 
 /** The C2 case's experiment: the first layer's init scaled by the tilt. */
