@@ -35,7 +35,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { balanceDrift, etaSquaredDriftFailure, imbalanceShrinkFailure, layerGrowthFailure, recordedStepSquares } from '../src/checks.js';
+import { backpropFanIn, balanceDrift, etaSquaredDriftFailure, imbalanceShrinkFailure, layerGrowthFailure, recordedStepSquares } from '../src/checks.js';
 import { expectChecked, runs } from './common.js';
 import { C2_STEPS as STEPS, c2CaseArb, c2Experiment, c2Job as jobOf, c2Run as runCase, farRun } from './runs.js';
 import { assertProperty, checkProperty, reportTrajectory } from './store.js';
@@ -69,7 +69,7 @@ describe('C2: layers grow in balance', () => {
 });
 
 /** The fan-in of the longest sum in backprop, for the rounding bound of the float32 gradient. */
-const fanIn = (c: (typeof caseArb extends fc.Arbitrary<infer T> ? T : never)) => c.setting.n * Math.max(c.setting.width, c.setting.d);
+const fanIn = (c: (typeof caseArb extends fc.Arbitrary<infer T> ? T : never)) => backpropFanIn(c.setting.n, c.setting.width, c.setting.d);
 
 describe('C2: balanced growth far past fitting', () => {
   test('C2: loss-based steps to ρ ≥ 10·ρ(fit), log t ≥ 50: every ρ_k grows and ρ_k² − ρ_j² drifts only by the accumulated η² term of the steps taken', () => {

@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { fitWindowMarginSlope, stepSquaresAnnotator, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { backpropFanIn, fitWindowMarginSlope, stepSquaresAnnotator, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -169,7 +169,7 @@ export function c2Run(c: C2Case, control: C2Control = {}) {
   const job = c2Job(c, '', control);
   const { records } = train(job.data, job.init, job.options, { steps: job.steps, record: job.record, annotate: stepSquaresAnnotator() });
   const n = job.data.X.length;
-  return { records, fitted: fittedIndex(records, n, job.options.reduction, job.options.loss), fanIn: n * Math.max(c.setting.width, c.setting.d) };
+  return { records, fitted: fittedIndex(records, n, job.options.reduction, job.options.loss), fanIn: backpropFanIn(n, c.setting.width, c.setting.d) };
 }
 
 

@@ -192,9 +192,12 @@ export function marginDecreaseBeforeFit(records: TrainRecord[], fitted: number):
 
 export interface CheckContext extends LossSpec {
   n: number;
-  /** The longest sum of the float32 backward pass (n × the widest layer): C2's rounding bound. */
+  /** The longest sum of the float32 backward pass (backpropFanIn): C2's rounding bound. */
   fanIn: number;
 }
+
+/** The longest sum of a float32 backward pass over n examples: n × the widest layer (hidden width or input dimension). */
+export const backpropFanIn = (n: number, width: number, d: number): number => n * Math.max(width, d);
 
 /**
  * A run's `annotate` that stores on each record r.stepSquares, ‖W_k − W_k(previous record)‖² per
@@ -281,7 +284,7 @@ export const C5_MARGIN_FLOOR = 1e-6;
 
 /**
  * The direction half of linearDirectionFailure: ‖P_⊥w(end)‖ ≤ C5_SETTLE·‖P_⊥w(mid)‖ + floor, off
- * `direction` (also C5's check of the deep linear end-to-end predictor far past fitting).
+ * `direction` (also the real-data linear check, linearAngleFailure).
  */
 export function directionSettleFailure(mid: number[], end: number[], direction: number[]): string | null {
   const offMid = offDirection(mid, direction);

@@ -133,7 +133,7 @@ export function rotated(direction: number[], eps: number, toward?: number[]): nu
   const axis = Math.abs(u[0]) < 0.9 ? 0 : 1;
   // `toward` (or a coordinate axis) minus its part along u: a unit vector p ⟂ u after division by its norm
   const t = toward ?? u.map((_, i) => (i === axis ? 1 : 0));
-  const along = t.reduce((s, v, i) => s + v * u[i], 0);
+  const along = dot(t, u);
   const p = t.map((v, i) => v - along * u[i]);
   const pn = Math.hypot(...p);
   if (!(pn > 1e-12 * Math.hypot(...t))) throw new RangeError('rotated: the plane vector is parallel to the direction');

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { useBackend, type BackendName } from '../backend.js';
-import { CHECKS, stepSquaresAnnotator } from '../checks.js';
+import { backpropFanIn, CHECKS, stepSquaresAnnotator } from '../checks.js';
 import { storedFilesOf, storeDir, type Counterexample } from '../counterexamples.js';
 import { parseDataset, readJsonFile } from '../data.js';
 import { DivergenceError, InputError } from '../errors.js';
@@ -46,7 +46,7 @@ export async function runReplay(argv: string[]): Promise<void> {
     return;
   }
   const { records, weights } = run;
-  const verdict = check.run(records, { ...job.options, n: data.X.length, fanIn: data.X.length * Math.max(job.options.model.width, data.X[0].length) });
+  const verdict = check.run(records, { ...job.options, n: data.X.length, fanIn: backpropFanIn(data.X.length, job.options.model.width, data.X[0].length) });
   const trajectory = { config: { ...job.options, steps: job.steps, record: job.record, replayOf: file }, backend, records, weights };
   if (values.out !== undefined) emit(toJson(trajectory), values.out);
   if (values.plot !== undefined) {
