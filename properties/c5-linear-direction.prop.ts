@@ -19,10 +19,18 @@
  * SVM as a parameter so that tests/theory-mutants.test.ts can hand it a wrong one): 1000 steps
  * from w = 0 on sets whose normalized margin γ* over max‖x‖ is ≥ 0.2 (fc.pre; ~30% of draws), which
  * reach log t = 41…1000:
- *   direction  ‖P_⊥w‖, the part of w off ŵ, at the end ≤ 1.35 × its mid-run value (+ 1e-5‖w‖):
- *              it converges (to P_⊥w̃), so the angle is ≤ C/‖w‖ ≈ C/(‖ŵ‖ log t) with C measured
- *              in the run. Measured over 200 runs: ratio median 1.00, worst 1.19; against the SVM
- *              direction rotated by 0.05 rad, on runs ending below 0.01 rad, ≥ 1.73 (≈ 2: log t doubles).
+ *   direction  the distance of w from the predicted limit line ŵ log t + r* (r* from the SVM
+ *              multipliers, src/svm.ts limitOffset) does not grow from mid-run to the end, within
+ *              the log-t advance of one step (×‖ŵ‖) at each end; the part off the support
+ *              vectors' span does not move beyond float32 rounding. Derived: the flow's residual
+ *              follows the gradient of a convex function with its minimum at r*. So w − ŵ log t
+ *              stays bounded and the angle is ≤ C/log t with C from the run's mid-run residual.
+ *              Measured over 300 runs: the truth's change used at most MEASURED of its slack;
+ *              the SVM direction rotated by 0.05 rad, on runs ending below 0.01 rad, grew it by
+ *              ≥ MEASURED× the slack. (The check it replaces, ‖P_⊥w‖ at the end ≤ 1.35× mid-run,
+ *              was a measured factor and failed on a set whose residual relaxes on a scale of
+ *              ~1000 in log t: multipliers 0.074/0.66/0.45, ‖P_⊥w‖ 1.75 → 3.11 from log t 51 to
+ *              100, while the distance to the limit line fell 16.1 → 14.8.)
  *   margin     0 ≤ (γ* − γ̄)/γ* ≤ 1.5·(C_γ/(γ*‖w‖) + ½θ²) + 1e-6 with C_γ = max_S log α_n − Σ p_n
  *              log α_n derived from the SVM multipliers (src/checks.ts marginGapConstant): measured
  *              ratio of the gap to the unslacked bound 1.00–1.22 (C_γ > 0.05, 176 runs).
@@ -51,10 +59,8 @@
  * its bound.
  *
  * Far past fitting (loss-based steps, α = 1/max‖x‖² fixed, to ρ ≥ 10·ρ(fit) and log t ≥ 200): the
- * same linearDirectionFailure, with mid-run taken at half the final log t. Why 200, not 50: the
- * off-direction part r(t) relaxes on a data-dependent scale in log t, and stopping at log t = 50
- * failed the 1.35× settle bound in 3 of ~70 runs on fresh seeds (‖P_⊥w‖ grew 1.4–2.3× from
- * log t 25 to 50); to log t 200, 120 runs on three fresh seeds passed (40 per seed).
+ * same linearDirectionFailure, with mid-run taken at half the final log t. Measured over 120 runs:
+ * the truth used at most MEASURED of the slack.
  *
  * Deep linear far past fitting: NOT asserted. The linear direction check on β = W_K⋯W_1 (the part
  * off ŵ at the end ≤ 1.35× its value at half the final log t), on flow runs to log t ≥ 100·K and
@@ -158,13 +164,13 @@ describe('C5: a linear model turns to the SVM direction', () => {
 });
 
 describe('C5: a linear model reaches the SVM direction and margin at the rate C/log t', () => {
-  test('C5: flow schedule: the part of w off the SVM direction stays bounded (angle ≤ C/log t) and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
+  test('C5: flow schedule: w does not move away from the limit line ŵ log t + r* (angle ≤ C/log t) and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
     let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
         const r = linearFlowRun(s);
         checked++;
-        expect(linearDirectionFailure(r.mid, r.end, r.margin, r.truth)).toBeNull();
+        expect(linearDirectionFailure(r.Z, r.mid, r.end, r.margin, r.truth)).toBeNull();
       }),
       { numRuns: runs(8) },
     );
@@ -176,7 +182,7 @@ describe('C5: a linear model reaches the SVM direction and margin at the rate C/
 const C5_FAR_LOG_T = 200;
 
 describe('C5: a linear model at large ρ', () => {
-  test('C5: loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 200: the part of w off the SVM direction stays bounded and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
+  test('C5: loss-based steps to ρ ≥ 10·ρ(fit) and log t ≥ 200: w does not move away from the limit line ŵ log t + r* and 0 ≤ γ* − γ̄ ≤ derived C_γ/log t', () => {
     let checked = 0;
     fc.assert(
       fc.property(linearGapArb, (s) => {
@@ -184,7 +190,7 @@ describe('C5: a linear model at large ρ', () => {
         fc.pre(r.fitted >= 0 && r.reached);
         checked++;
         reportTrajectory('C5-far', r.records, { gammaStar: r.svm.gamma });
-        expect(linearDirectionFailure(r.mid, r.end, r.margin, r.truth)).toBeNull();
+        expect(linearDirectionFailure(r.Z, r.mid, r.end, r.margin, r.truth)).toBeNull();
       }),
       { numRuns: runs(4) },
     );

@@ -3,7 +3,7 @@
  * the same checks on the same runs against wrong predictions.
  */
 import fc from 'fast-check';
-import { backpropFanIn, fitWindowMarginSlope, stepSquaresAnnotator, ImbalanceDrift, imbalances, type SvmPrediction } from '../src/checks.js';
+import { backpropFanIn, fitWindowMarginSlope, stepSquaresAnnotator, ImbalanceDrift, type LinearSnapshot, imbalances, type SvmPrediction } from '../src/checks.js';
 import { initWeights, modelSpec, type Weights } from '../src/model.js';
 import { angle, endToEnd } from '../src/measure.js';
 import { stream } from '../src/rng.js';
@@ -20,6 +20,9 @@ export const LINEAR_FLOW_STEPS = 1000;
  */
 export const MIN_NORMALIZED_MARGIN = 0.2;
 
+/** The rows z_n = y_n x_n. */
+const signedRows = (data: { X: number[][]; y: number[] }) => data.X.map((x, n) => x.map((v) => v * data.y[n]));
+
 /**
  * A linear model from w = 0 under the flow schedule (η₀ = 1/max‖x‖², mean exp loss): the weights
  * at mid-run and at the end, the end's normalized margin, and the SVM as C5's prediction.
@@ -31,11 +34,13 @@ export function linearFlowRun(s: { n: number; d: number; seed: number }) {
   fc.pre(svm.gamma / Math.sqrt(R2) >= MIN_NORMALIZED_MARGIN);
   const T = LINEAR_FLOW_STEPS;
   const ws: number[][] = [];
+  // the step before each snapshot too: its log-t advance is the snapshot's stepLogT
   const { records } = train(data, [[new Array(s.d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'mean', schedule: 'flow', lr: 1 / R2 }, {
-    steps: T, record: [T / 2, T], annotate: (w, r) => { ws.push(w[0][0]); r.angleToSvm = angle(w[0][0], svm.w); },
+    steps: T, record: [T / 2 - 1, T / 2, T - 1, T], annotate: (w, r) => { ws.push(w[0][0]); r.angleToSvm = angle(w[0][0], svm.w); },
   });
+  const snapshot = (i: number): LinearSnapshot => ({ w: ws[i], step: records[i].step, logT: records[i].logFlowTime, stepLogT: records[i].logFlowTime - records[i - 1].logFlowTime });
   const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
-  return { mid: ws[0], end: ws[1], margin: records[1].normalizedMargin, records, truth, angle: records[1].angleToSvm as number };
+  return { Z: signedRows(data), mid: snapshot(1), end: snapshot(3), margin: records[3].normalizedMargin, records, truth, angle: records[3].angleToSvm as number };
 }
 
 export const deepCaseArb = fc.record({
@@ -218,9 +223,10 @@ export function linearFarRun(s: { n: number; d: number; seed: number }, logFlowT
     reduction: 'mean', logFlowTime, maxSteps: 20 * logFlowTime / MIN_NORMALIZED_MARGIN ** 2, annotate: (w, r) => { r.angleToSvm = angle(w[0][0], svm.w); },
   });
   const end = run.records.at(-1)!;
-  let mid = 0;
+  let mid = 1;
   run.records.forEach((r, i) => { if (Math.abs(r.logFlowTime - end.logFlowTime / 2) < Math.abs(run.records[mid].logFlowTime - end.logFlowTime / 2)) mid = i; });
+  const snapshot = (i: number): LinearSnapshot => ({ w: run.weights[i][0][0], step: run.records[i].step, logT: run.records[i].logFlowTime, stepLogT: run.records[i].logFlowTime - run.records[i - 1].logFlowTime });
   const truth: SvmPrediction = { direction: svm.w, gamma: svm.gamma, alpha: svm.alpha };
-  return { ...run, svm, truth, mid: run.weights[mid][0][0], end: run.weights.at(-1)![0][0], margin: end.normalizedMargin };
+  return { ...run, svm, truth, Z: signedRows(data), mid: snapshot(mid), end: snapshot(run.records.length - 1), margin: end.normalizedMargin };
 }
 

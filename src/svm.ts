@@ -152,7 +152,7 @@ export function maxMarginSvm(X: number[][], y: number[], o: { inSpan?: boolean }
  * orthogonalized twice, which keeps the basis orthogonal to rounding): a row whose remainder is
  * below 1e-13 of its norm adds nothing.
  */
-function orthonormalSpan(Z: number[][]): number[][] {
+export function orthonormalSpan(Z: number[][]): number[][] {
   const Q: number[][] = [];
   for (const z of Z) {
     // scaled to a largest entry of 1 first: the squares of tiny (subnormal) data underflow
@@ -169,6 +169,48 @@ function orthonormalSpan(Z: number[][]): number[][] {
     if (n > 1e-13 * size) Q.push(v.map((x) => x / n));
   }
   return Q;
+}
+
+/**
+ * The offset r* of gradient flow's limit line w(t) = ŵ log t + r* + o(1) on the mean exp loss over
+ * the N rows z_n = y_n x_n of Z, for the SVM with multipliers `alpha` (support: alpha > 0): on each
+ * support vector z_n·r* = −log(N α_n) (Soudry et al. 2018, Thm 3; with the sum loss N drops out).
+ * Returned as the least-squares solution within the support vectors' span; the part of w
+ * orthogonal to that span is set by the non-support points and the start, not by the SVM.
+ */
+export function limitOffset(Z: number[][], alpha: number[]): number[] {
+  const N = Z.length;
+  const S = alpha.flatMap((a, n) => (a > 0 ? [n] : []));
+  if (S.length === 0) throw new RangeError('limitOffset: no support vector (every multiplier is 0)');
+  const Q = orthonormalSpan(S.map((n) => Z[n]));
+  // coordinates in the basis Q: (A Qᵀ) c = b, solved through the normal equations (k ≤ d small)
+  const B = S.map((n) => Q.map((q) => dot(Z[n], q)));
+  const b = S.map((n) => -Math.log(N * alpha[n]));
+  const G = Q.map((_, i) => Q.map((_, j) => B.reduce((s, row) => s + row[i] * row[j], 0)));
+  const h = Q.map((_, i) => B.reduce((s, row, m) => s + row[i] * b[m], 0));
+  const c = solveSymmetric(G, h);
+  return Z[0].map((_, i) => Q.reduce((s, q, j) => s + c[j] * q[i], 0));
+}
+
+/** Solves G c = h for a small symmetric positive definite G (Cholesky). */
+function solveSymmetric(G: number[][], h: number[]): number[] {
+  const k = G.length;
+  const L = G.map(() => new Array<number>(k).fill(0));
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = G[i][j];
+      for (let m = 0; m < j; m++) s -= L[i][m] * L[j][m];
+      if (i === j) {
+        if (!(s > 0)) throw new RangeError('limitOffset: the support vectors\' Gram matrix is singular');
+        L[i][i] = Math.sqrt(s);
+      } else L[i][j] = s / L[j][j];
+    }
+  }
+  const u = new Array<number>(k).fill(0);
+  for (let i = 0; i < k; i++) u[i] = (h[i] - L[i].slice(0, i).reduce((s, v, m) => s + v * u[m], 0)) / L[i][i];
+  const c = new Array<number>(k).fill(0);
+  for (let i = k - 1; i >= 0; i--) c[i] = (u[i] - L.slice(i + 1).reduce((s, row, m) => s + row[i] * c[i + 1 + m], 0)) / L[i][i];
+  return c;
 }
 
 /** KKT residuals of (w, alpha) for the constraints z_n·w >= 1 (z_n = y_n x_n); exported for tests. */

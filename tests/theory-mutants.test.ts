@@ -46,7 +46,7 @@ describe('wrong theories are rejected by the checks of C5, C3 and C2', () => {
         const r = linearFlowRun(s);
         fc.pre(r.angle < 0.01); // well below the 0.05 rad of the wrong direction
         checked++;
-        const check = (p: SvmPrediction) => linearDirectionFailure(r.mid, r.end, r.margin, p);
+        const check = (p: SvmPrediction) => linearDirectionFailure(r.Z, r.mid, r.end, r.margin, p);
         expect(check(r.truth), 'the truth').toBeNull();
         for (const eps of [0.05, -0.05]) expect(check({ ...r.truth, direction: rotated(r.truth.direction, eps) }), `direction rotated by ${eps}`).not.toBeNull();
         for (const f of [1.02, 0.98]) expect(check({ ...r.truth, gamma: f * r.truth.gamma }), `γ* × ${f}`).not.toBeNull();
