@@ -570,7 +570,11 @@ describe('N-C6: where the weight-normalization identity fails', () => {
     });
     expect(result.failed).toBe(true);
     const c = result.counterexample![0].net;
-    expect([c.N, c.channels.length]).toEqual([1, 1]); // shrunk to one image and one conv layer
+    // Shrunk to one image and at most 3 channels in all (drawn: up to 3 images, 6 channels). It
+    // usually reaches one conv layer of 2 channels, but a flake audit's seed (1082990485) stopped at
+    // two layers [2, 1] with 1×1 kernels on a 3×3 image: a local minimum of the shrinker.
+    expect(c.N).toBe(1);
+    expect(c.channels.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3);
   });
 });
 
