@@ -19,8 +19,8 @@ export interface RecordedRun {
   steps: number;
   /** Steps after which to record (0 = the initial weights); the last step is always recorded. */
   record?: Iterable<number>;
-  /** Called after every step with the number of steps done (e.g. a progress bar). */
-  onStep?: (step: number) => void;
+  /** Called after every step with the number of steps done (e.g. a progress bar) and log t after it. */
+  onStep?: (step: number, logFlowTime: number) => void;
   /** End the run early, recording its last step, once log t reaches this (at most `steps` steps). */
   untilLogFlowTime?: number;
 }
@@ -56,7 +56,7 @@ export function recordRun(trainer: Stepper, run: RecordedRun, measureNow: () => 
     const until = run.untilLogFlowTime ?? Infinity;
     while (trainer.stepCount < run.steps && !(trainer.logFlowTime >= until)) {
       trainer.step();
-      run.onStep?.(trainer.stepCount);
+      run.onStep?.(trainer.stepCount, trainer.logFlowTime);
       if (wanted.has(trainer.stepCount)) records.push(snapshot());
     }
     if (records.at(-1)?.step !== trainer.stepCount) records.push(snapshot());

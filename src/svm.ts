@@ -7,6 +7,7 @@
 import { solveQP } from 'quadprog';
 import { parseDataset } from './data.js';
 import { InputError } from './errors.js';
+import type { Reduction } from './loss.js';
 import { dot } from './measure.js';
 
 export interface SvmCertificate {
@@ -172,14 +173,16 @@ export function orthonormalSpan(Z: number[][]): number[][] {
 }
 
 /**
- * The offset r* of gradient flow's limit line w(t) = ŵ log t + r* + o(1) on the mean exp loss over
- * the N rows z_n = y_n x_n of Z, for the SVM with multipliers `alpha` (support: alpha > 0): on each
- * support vector z_n·r* = −log(N α_n) (Soudry et al. 2018, Thm 3; with the sum loss N drops out).
+ * The offset r* of gradient flow's limit line w(t) = ŵ log t + r* + o(1) on the exp loss over the N
+ * rows z_n = y_n x_n of Z, for the SVM with multipliers `alpha` (support: alpha > 0): on each
+ * support vector z_n·r* = −log(N α_n) for the mean loss (Soudry et al. 2018, Thm 3), −log α_n for
+ * the sum (`reduction`): with w = ŵ log t + r the flow is dr/d(log t) = Σ_S (e^{−z_n·r}/N − α_n) z_n
+ * (mean) or Σ_S (e^{−z_n·r} − α_n) z_n (sum), as ŵ = Σ α_n z_n, which vanishes there.
  * Returned as the least-squares solution within the support vectors' span; the part of w
  * orthogonal to that span is set by the non-support points and the start, not by the SVM.
  */
-export function limitOffset(Z: number[][], alpha: number[]): number[] {
-  const N = Z.length;
+export function limitOffset(Z: number[][], alpha: number[], reduction: Reduction = 'mean'): number[] {
+  const N = reduction === 'mean' ? Z.length : 1;
   const S = alpha.flatMap((a, n) => (a > 0 ? [n] : []));
   if (S.length === 0) throw new RangeError('limitOffset: no support vector (every multiplier is 0)');
   const Q = orthonormalSpan(S.map((n) => Z[n]));

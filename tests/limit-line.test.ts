@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { linearDirectionFailure, limitResidual, offDirection, type LinearSnapshot, type SvmPrediction } from '../src/checks.js';
+import { linearDirectionFailure, limitLineFailure, limitResidual, offDirection, type LinearSnapshot, type SvmPrediction } from '../src/checks.js';
 import { dot, logSumExp, rotated } from '../src/measure.js';
 import { limitOffset } from '../src/svm.js';
 import { linearGapData } from '../properties/common.js';
@@ -46,6 +46,21 @@ describe('limitOffset: the offset of the limit line from the SVM multipliers', (
         // in the span: what is left after subtracting its projection on the support vectors is 0
         const p = limitResidual(Z, { w: r, step: 0, logT: 0, stepLogT: 0 }, { ...truthOf(svm), direction: svm.w });
         expect(Math.hypot(...p.offSpan)).toBeLessThan(1e-9 * (1 + Math.hypot(...r)));
+      }),
+      FC,
+    );
+  });
+
+  test('for the sum loss z_n·r* = −log α_n, and r*(mean) = r*(sum) − log N · ŵ (ŵ is in the span, z_n·ŵ = 1)', () => {
+    fc.assert(
+      fc.property(setArb, (s) => {
+        const { data, svm } = linearGapData(s);
+        const Z = signed(data.X, data.y);
+        const sum = limitOffset(Z, svm.alpha, 'sum');
+        for (const n of svm.support) expect(dot(Z[n], sum)).toBeCloseTo(-Math.log(svm.alpha[n]), 9);
+        const mean = limitOffset(Z, svm.alpha);
+        const shift = mean.map((v, i) => v - sum[i] + Math.log(Z.length) * svm.w[i]);
+        expect(Math.hypot(...shift)).toBeLessThan(1e-9 * (1 + Math.hypot(...sum)));
       }),
       FC,
     );
@@ -93,6 +108,52 @@ describe('linearDirectionFailure on the float64 flow schedule', () => {
     const at1 = (s: number, off: number): LinearSnapshot => ({ w: [s + r1[0], off], step: s, logT: s, stepLogT: 0.01 });
     expect(linearDirectionFailure(Z1, at1(50, 0.2), at1(100, 0.2), 1, oneSv)).toBeNull();
     expect(linearDirectionFailure(Z1, at1(50, 0.2), at1(100, 0.7), 1, oneSv)).toMatch(/off the support vectors' span/);
+  });
+});
+
+/**
+ * The real runs' steps in float64: loss-based, w ← w − α∇log L on the SUM exp loss with
+ * α = 1.9/max‖x‖² (near the descent edge 2/max‖x‖²), flow time Σ α/L.
+ */
+function lossBasedSum64(Z: number[][], alpha: number, steps: number): LinearSnapshot[] {
+  let w = new Array<number>(Z[0].length).fill(0);
+  let logT = -Infinity;
+  const out: LinearSnapshot[] = [];
+  for (let k = 0; k < steps; k++) {
+    const q = Z.map((z) => -dot(z, w));
+    const lse = logSumExp(q); // log L
+    const before = logT;
+    logT = logT === -Infinity ? Math.log(alpha) - lse : logSumExp([logT, Math.log(alpha) - lse]);
+    const g = new Array<number>(w.length).fill(0);
+    Z.forEach((z, n) => z.forEach((v, i) => (g[i] += Math.exp(q[n] - lse) * v)));
+    w = w.map((v, i) => v + alpha * g[i]);
+    out.push({ w, step: k + 1, logT, stepLogT: logT - before });
+  }
+  return out;
+}
+
+describe('limitLineFailure on the loss-based steps of the real runs (sum loss, α = 1.9/max‖x‖²), in float64', () => {
+  test('the truth passes at every (k, 2k) from k = 100 on; the direction turned by ±0.05 rad or γ* off by 2% fails once the run is past 0.01 rad', () => {
+    let judged = 0;
+    fc.assert(
+      fc.property(setArb, (s) => {
+        const { data, svm } = linearGapData(s);
+        const Z = signed(data.X, data.y);
+        const R2 = Math.max(...data.X.map((x) => dot(x, x)));
+        const run = lossBasedSum64(Z, 1.9 / R2, 4000);
+        const truth = truthOf(svm);
+        for (const k of [100, 250, 500, 1000, 2000]) expect(limitLineFailure(Z, run[k - 1], run[2 * k - 1], truth, 'sum'), `k = ${k}`).toBeNull();
+        const [mid, end] = [run[1999], run[3999]];
+        if (offDirection(end.w, svm.w) / Math.hypot(...end.w) < 0.01) {
+          judged++;
+          for (const wrong of [{ ...truth, direction: rotated(svm.w, 0.05) }, { ...truth, direction: rotated(svm.w, -0.05) }, { ...truth, gamma: 1.02 * svm.gamma }, { ...truth, gamma: 0.98 * svm.gamma }]) {
+            expect(limitLineFailure(Z, mid, end, wrong, 'sum')).not.toBeNull();
+          }
+        }
+      }),
+      { ...FC, numRuns: 12 },
+    );
+    expect(judged).toBeGreaterThan(0);
   });
 });
 

@@ -124,6 +124,24 @@ describe('counterexample store and replay', () => {
     await expect(runReplay([write({ ...linearJob, check: 'R-C9/none' })])).rejects.toThrow(/unknown check "R-C9\/none"/);
   });
 
+  test('replay re-runs a stored R-C5 linear job with a turned oracle and names the limit line it left (the stored format carries no check inputs)', async () => {
+    // the first two trousers (positions 10, 13) and bags (14, 20) of the training file
+    const linearJob = { kind: 'linear', images: { path: 'data/fashion-mnist/train-images-idx3-ubyte.gz', classes: [1, 8], index: [10, 13, 14, 20] }, steps: 8000, untilLogT: 150, wrongOracle: { rotate: 0.05 }, check: 'R-C5/angle' };
+    const labels = readIdx(join(root, 'data/fashion-mnist/train-labels-idx1-ubyte.gz')).data;
+    expect(linearJob.images.index.map((i) => labels[i]).sort()).toEqual([1, 1, 8, 8]);
+    const f = join(store, `linear-turned-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(f, JSON.stringify({ property: 'N-R-test', seed: 1, path: '', counterexample: [], linearJob, failure: 'x' }));
+    const write = process.stdout.write;
+    let out = '';
+    process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
+    try {
+      await runReplay([f]);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out).toMatch(/^N-R-test: violates R-C5 \(R-C5\/angle\) on 4 images .*R-C5: from half the final log t .*(limit line|support vectors' span|multiplier 0)/);
+  });
+
   test('replay ID looks the file up in the store; an id stored nowhere is a one-line InputError', async () => {
     expect(storedFilesOf('0123456789ab', join(store, 'no-such-dir'))).toEqual([]);
     await expect(runReplay(['0123456789ab'])).rejects.toThrow(new RegExp(`^no counterexample 0123456789ab in ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { linearAngleFailure, linearSlopeFailure } from '../checks.js';
+import { linearAngleFailure, linearSlopeFailure, type LinearSnapshot, type SvmPrediction } from '../checks.js';
 import { rotated } from '../measure.js';
 import { modelSpec } from '../model.js';
 import { maxMarginSvm, type SvmResult } from '../svm.js';
@@ -52,10 +52,14 @@ export interface LinearRun {
   records: TrainRecord[];
   /** w at each record. */
   weights: number[][];
+  /** The log-t advance of the step into each record (NaN at step 0). */
+  stepLogT: number[];
+  /** The rows z_n = y_n x_n of the job's images (float64 of the float32 pixels the run trains on). */
+  Z: number[][];
   /** The exact SVM of the job's images (NotSeparableError when there is none). */
   svm: SvmResult;
   /** What the check is handed: the SVM, or the job's wrong oracle. */
-  prediction: { direction: number[]; gamma: number };
+  prediction: SvmPrediction;
   /** Σ y_n x_n over the job's images: the in-span vector a wrong oracle's direction turns towards. */
   signedMean: number[];
   /** Index of the first record with every margin positive, −1 if none. */
@@ -68,9 +72,23 @@ function recordSteps(steps: number): number[] {
   return out;
 }
 
-/** What a check is handed: the SVM's direction and γ*, or the wrong oracle made from them. */
+/**
+ * What a check is handed: the SVM's direction, γ* and multipliers, or the wrong oracle made from
+ * them (which keeps the SVM's multipliers). Multipliers outside the SVM's support set (rounding
+ * level, see src/svm.ts) are passed as 0: r* is fixed on the support vectors only.
+ */
 export function predictionOf(svm: SvmResult, signedMean: number[], wrong: LinearJob['wrongOracle'] = {}): LinearRun['prediction'] {
-  return { direction: wrong.rotate ? rotated(svm.w, wrong.rotate, signedMean) : svm.w, gamma: svm.gamma * (wrong.gammaScale ?? 1) };
+  const support = new Set(svm.support);
+  return {
+    direction: wrong.rotate ? rotated(svm.w, wrong.rotate, signedMean) : svm.w,
+    gamma: svm.gamma * (wrong.gammaScale ?? 1),
+    alpha: svm.alpha.map((a, n) => (support.has(n) ? a : 0)),
+  };
+}
+
+/** The run's weights at each record as snapshots for the limit-line check, each with the log-t advance of the step into it. */
+export function linearSnapshots(r: Pick<LinearRun, 'records' | 'weights' | 'stepLogT'>): LinearSnapshot[] {
+  return r.records.map((x, i) => ({ w: r.weights[i], step: x.step, logT: x.logFlowTime, stepLogT: r.stepLogT[i] }));
 }
 
 /** Solves the SVM of the job's images and trains the linear model on them, keeping w at every record. */
@@ -84,19 +102,29 @@ export function runLinearJob(job: LinearJob, onStep?: (step: number) => void): L
   X.forEach((x, n) => x.forEach((v, i) => (signedMean[i] += y[n] * v)));
   const prediction = predictionOf(svm, signedMean, job.wrongOracle);
   const weights: number[][] = [];
+  const stepLogT: number[] = [];
+  // log t before and after the last step: a record is taken right after its step
+  let [before, after] = [-Infinity, -Infinity];
   const { records } = train({ X, y }, [[new Array<number>(d).fill(0)]], { model: modelSpec('linear'), loss: 'exp', reduction: 'sum', schedule: 'loss-based', lr: LINEAR_ALPHA / images.maxSq }, {
     steps: job.steps,
     record: recordSteps(job.steps),
     ...(job.untilLogT !== undefined ? { untilLogFlowTime: job.untilLogT } : {}),
-    annotate: (w) => weights.push(w[0][0]),
-    ...(onStep ? { onStep } : {}),
+    annotate: (w) => {
+      weights.push(w[0][0]);
+      stepLogT.push(after - before);
+    },
+    onStep: (step, logFlowTime) => {
+      [before, after] = [after, logFlowTime];
+      onStep?.(step);
+    },
   });
-  return { records, weights, svm, prediction, signedMean, fit: records.findIndex((r) => r.minMargin > 0) };
+  const Z = X.map((x, n) => x.map((v) => v * y[n]));
+  return { records, weights, stepLogT, Z, svm, prediction, signedMean, fit: records.findIndex((r) => r.minMargin > 0) };
 }
 
 /** The checks `replay` can apply to a stored linear job (keys of LinearJob.check), each against the run's prediction. */
 export const LINEAR_CHECKS: Record<string, { claim: string; run: (r: LinearRun) => string | null }> = {
   'R-C3/slope': { claim: 'R-C3', run: (r) => linearSlopeFailure(r.records.map((x) => x.logFlowTime), r.weights.map((w) => Math.hypot(...w)), r.prediction.gamma) },
-  'R-C5/angle': { claim: 'R-C5', run: (r) => linearAngleFailure(r.weights, r.records.map((x) => x.logFlowTime), r.fit, r.prediction.direction) },
+  'R-C5/angle': { claim: 'R-C5', run: (r) => linearAngleFailure(r.Z, linearSnapshots(r), r.fit, r.prediction) },
   'R-C3C5/linear': { claim: 'R-C3, R-C5', run: (r) => LINEAR_CHECKS['R-C3/slope'].run(r) ?? LINEAR_CHECKS['R-C5/angle'].run(r) },
 };
