@@ -629,7 +629,7 @@ export function minimumMarginSet(q: number[]): boolean[] {
 /**
  * The scale s at which α = softmax(−s·q̄) is taken, q̄ = q/‖θ‖^K the normalized margins. The
  * claim: s = ‖θ‖^K, so α = softmax(−q) and the temperature falls as ρ grows (lossScale). A wrong
- * theory may hold s fixed (tests/theory-mutants.test.ts).
+ * theory may hold s fixed (N-C5 in properties/c5-relu-kkt.prop.ts).
  */
 export type AlphaScale = (r: TrainRecord) => number;
 export const lossScale: AlphaScale = (r) => r.norm ** r.layerNorms.length;
