@@ -1,5 +1,5 @@
 import { fittedThreshold, type LossSpec, type Reduction } from './loss.js';
-import { angle, dot } from './measure.js';
+import { angle, dot, softmaxNeg } from './measure.js';
 import type { TrainRecord } from './train.js';
 import type { Weights } from './model.js';
 import { limitOffset, orthonormalSpan } from './svm.js';
@@ -723,5 +723,60 @@ export function marginDipFailure(records: TrainRecord[], fitted: number, thetas:
     const dip = (a.smoothedMargin - b.smoothedMargin) / a.smoothedMargin;
     if (!(dip <= allowed + C4_TOL)) return `γ̃ dipped by ${dip} (relative) at step ${b.step}, above the step's allowance ${allowed} + ${C4_TOL}`;
   }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// C5, ReLU nets: α = softmax(−q) concentrates on the end's minimum-margin points as ρ grows
+
+/** The end's minimum-margin set S = {n : q_n ≤ (1 + ALPHA_BAND) q_min} (relative band). */
+export const ALPHA_BAND = 0.1;
+/** Below a baseline of ALPHA_CONCENTRATED at L < 1, 1 − m must shrink to ≤ ALPHA_GROWTH × its value there. */
+export const ALPHA_GROWTH = 0.9;
+export const ALPHA_CONCENTRATED = 0.9;
+/** The α-mass on S at the end must be at least this. */
+export const ALPHA_MAJORITY = 0.5;
+
+export function minimumMarginSet(q: number[]): boolean[] {
+  const qMin = Math.min(...q);
+  return q.map((v) => v <= (1 + ALPHA_BAND) * qMin);
+}
+
+/**
+ * The scale s at which α = softmax(−s·q̄) is taken, q̄ = q/‖θ‖^K the normalized margins. The
+ * claim: s = ‖θ‖^K, so α = softmax(−q) and the temperature falls as ρ grows (lossScale). A wrong
+ * theory may hold s fixed (N-C5 in properties/c5-relu-kkt.prop.ts).
+ */
+export type AlphaScale = (r: TrainRecord) => number;
+export const lossScale: AlphaScale = (r) => r.norm ** r.layerNorms.length;
+
+/** The margins a run's `annotate` stored on the record (r.q); a record without them is a caller's bug. */
+function recordMargins(r: TrainRecord): number[] {
+  if (!Array.isArray(r.q)) throw new Error(`record at step ${r.step} carries no margins r.q`);
+  return r.q as number[];
+}
+
+/** Σ_{n∈S} α_n on record r, α = softmax(−s·q̄) at the scale s = scale(r). */
+export function alphaMass(r: TrainRecord, S: boolean[], scale: AlphaScale = lossScale): number {
+  // s/‖θ‖^K is exactly 1 for the truth, so then α = softmax(−q) on the recorded margins themselves
+  const f = scale(r) / lossScale(r);
+  return softmaxNeg(recordMargins(r).map((v) => f * v)).reduce((a, v, n) => a + (S[n] ? v : 0), 0);
+}
+
+/**
+ * C5 (c) on the records from the first one with L < 1 to the end, each annotated with its margins
+ * (r.q): with S the end's minimum-margin set and m = alphaMass, 1 − m(T) ≤ ALPHA_GROWTH·(1 − m(t_fit))
+ * unless m(t_fit) ≥ ALPHA_CONCENTRATED, and m(T) ≥ ALPHA_MAJORITY. `scale` is the prediction (the
+ * truth lossScale, α = softmax(−q)). properties/c5-relu-kkt.prop.ts explains the tolerances.
+ */
+export function alphaConcentrationFailure(fitted: TrainRecord[], scale: AlphaScale = lossScale): string | null {
+  const end = fitted.at(-1)!;
+  const S = minimumMarginSet(recordMargins(end));
+  const mFit = alphaMass(fitted[0], S, scale);
+  const mEnd = alphaMass(end, S, scale);
+  if (mFit < ALPHA_CONCENTRATED && !(1 - mEnd <= ALPHA_GROWTH * (1 - mFit))) {
+    return `α-mass on the end's minimum-margin points did not grow: ${mFit} at L < 1, ${mEnd} at the end (1 − m must shrink to ≤ ${ALPHA_GROWTH}×)`;
+  }
+  if (!(mEnd >= ALPHA_MAJORITY)) return `α-mass on the end's minimum-margin points is ${mEnd} at the end, below ${ALPHA_MAJORITY}`;
   return null;
 }

@@ -30,6 +30,20 @@ export function logSumExp(a: number[]): number {
   return m + Math.log(s);
 }
 
+/**
+ * The weights α = softmax(−q) of the margins (the normalized gradient weights of the exp loss),
+ * shifted by q_min so that they stay finite at any scale.
+ */
+export function softmaxNeg(q: ArrayLike<number>): Float64Array {
+  let m = Infinity;
+  for (let i = 0; i < q.length; i++) m = Math.min(m, q[i]);
+  const p = new Float64Array(q.length);
+  let s = 0;
+  for (let i = 0; i < q.length; i++) s += p[i] = Math.exp(-(q[i] - m));
+  for (let i = 0; i < q.length; i++) p[i] /= s;
+  return p;
+}
+
 /** Every layer's output for one input, in float64 (hidden layers after the ReLU); the last is [f(W; x)]. */
 export function layerOutputs(weights: Weights, x: number[], kind: ModelKind): number[][] {
   const out: number[][] = [];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { DivergenceError } from '../errors.js';
-import { dot } from '../measure.js';
+import { dot, softmaxNeg } from '../measure.js';
 import { sizeOf, sliceDots, sliceSquares } from '../nn/layer.js';
 import type { Network } from '../nn/network.js';
 import { NetTrainer, type ArraySet } from '../nn/trainer.js';
@@ -39,17 +39,6 @@ export interface NetRunRecord extends TrainRecord {
 const U = 2 ** -24;
 
 const sumSq = (a: ArrayLike<number>): number => dot(a, a);
-
-/** Σ softmax(−q)_n (q_n/q_min − 1) and the softmax weights themselves. */
-export function softmaxNeg(q: ArrayLike<number>): Float64Array {
-  let m = Infinity;
-  for (let i = 0; i < q.length; i++) m = Math.min(m, q[i]);
-  const p = new Float64Array(q.length);
-  let s = 0;
-  for (let i = 0; i < q.length; i++) s += p[i] = Math.exp(-(q[i] - m));
-  for (let i = 0; i < q.length; i++) p[i] /= s;
-  return p;
-}
 
 /**
  * The largest per-unit C1 residual of a step from `before` with update `upd` to `after`, each
