@@ -195,8 +195,8 @@ export function limitOffset(Z: number[][], alpha: number[], reduction: Reduction
   return Z[0].map((_, i) => Q.reduce((s, q, j) => s + c[j] * q[i], 0));
 }
 
-/** Solves G c = h for a small symmetric positive definite G (Cholesky). */
-function solveSymmetric(G: number[][], h: number[]): number[] {
+/** Solves G c = h for a small symmetric positive definite G (Cholesky); exported for tests. */
+export function solveSymmetric(G: number[][], h: number[]): number[] {
   const k = G.length;
   const L = G.map(() => new Array<number>(k).fill(0));
   for (let i = 0; i < k; i++) {
@@ -204,7 +204,7 @@ function solveSymmetric(G: number[][], h: number[]): number[] {
       let s = G[i][j];
       for (let m = 0; m < j; m++) s -= L[i][m] * L[j][m];
       if (i === j) {
-        if (!(s > 0)) throw new RangeError('limitOffset: the support vectors\' Gram matrix is singular');
+        if (!(s > 0)) throw new RangeError('solveSymmetric: the matrix is not positive definite (the support vectors\' Gram matrix in limitOffset is singular)');
         L[i][i] = Math.sqrt(s);
       } else L[i][j] = s / L[j][j];
     }

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { linearDirectionFailure, limitLineFailure, limitResidual, offDirection, type LinearSnapshot, type SvmPrediction } from '../src/checks.js';
 import { dot, logSumExp, rotated } from '../src/measure.js';
-import { limitOffset } from '../src/svm.js';
+import { limitOffset, solveSymmetric } from '../src/svm.js';
 import { linearGapData } from '../properties/common.js';
 import { linearFlowRun } from '../properties/runs.js';
 
@@ -64,6 +64,13 @@ describe('limitOffset: the offset of the limit line from the SVM multipliers', (
       }),
       FC,
     );
+  });
+
+  test('the Cholesky solve: exact on a positive definite matrix, refused by name on a singular one', () => {
+    const c = solveSymmetric([[4, 2], [2, 3]], [2, 5]);
+    expect(c[0]).toBeCloseTo(-0.5, 12);
+    expect(c[1]).toBeCloseTo(2, 12);
+    expect(() => solveSymmetric([[1, 1], [1, 1]], [1, 1])).toThrow(/not positive definite/);
   });
 
   test('a set with no support vector is refused by name', () => {
