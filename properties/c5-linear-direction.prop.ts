@@ -7,6 +7,10 @@
  * float64 scan of 450 sets saw it grow between t = 30 and 3000 in 5% of them while r settled),
  * so the check is that r(t) = w(t) − ŵ log t settles: it moves less over the last decade of t than
  * over the decade before (ratio ≤ RESIDUAL_SETTLE = 0.95; log-t drift of the direction gives ≥ 1).
+ * A measured ratio, not the derived limit-line check of the flow runs below: at these 3,000 steps
+ * log t is only ~5 at T/10 and ~7.5 at T, where that check's estimate of the non-support points'
+ * push is not yet a bound (it fell short on 1 of 100 sets) and it rejected the SVM turned by
+ * ±0.05 rad on only 35 of 100 (measured 2026-12-03, fc.sample seed 5).
  * Linear, flow-following schedule: the same path in far fewer steps — the flow run (η₀ =
  * 1/max‖x‖²) reaches the angle that 100,000 plain GD steps reach (η = 1/λ_max) within 2,000 steps
  * (≥ 50× fewer). The advantage grows with the baseline's length (flow steps advance log t at a
