@@ -620,6 +620,10 @@ export function rankOneFailure(W: Matrix[], D0: Matrix[], E: Matrix[]): string |
  * up to 1.2e-3 relative between records, measured on a depth-3 net). Θ → 0 as γ̃_ρ → γ* (Ji &
  * Telgarsky 2019), but slowly: at these ρ it is ~0.1–0.4 rad, so this check cannot tell the SVM
  * direction from one 0.05 rad off (it does reject a γ* that is too small).
+ * The general form is θ ≤ acos(γ̃_ρ/γ*) (some support vector has z_n·(u − (u·û)û) ≤ 0, so
+ * γ ≤ γ* cos θ), which stays valid, and above π/2, when γ̃_ρ < 0: a flow step can overshoot after
+ * the fit (flake audit seed 242481485: 8 points in 3-d, depth 3, lrScale 0.75, L jumped to e^{18}
+ * at step 61), and the asin form then gave the bound 0.
  * `logLossSum` is log of the SUM loss at each record.
  */
 export function deepDirectionFailure(records: { step: number; rho: number }[], fitted: number, angles: number[], logLossSum: number[], gammaStar: number): string | null {
@@ -630,7 +634,9 @@ export function deepDirectionFailure(records: { step: number; rho: number }[], f
   for (let i = from; i < records.length; i++) {
     const ratio = margin(i) / gammaStar;
     if (!(ratio <= 1 + 1e-6)) return `per-layer smoothed margin ${margin(i)} above γ* = ${gammaStar} at step ${records[i].step}`;
-    const bound = Math.asin(Math.sqrt(Math.max(0, 1 - Math.min(1, ratio) ** 2)));
+    // θ ≤ acos(γ̃_ρ/γ*), written as asin √(1 − ratio²) where that is accurate (ratio near 1); a
+    // negative margin (a step that overshoots after the fit) bounds the angle only by acos, > π/2
+    const bound = ratio >= 0 ? Math.asin(Math.sqrt(1 - Math.min(1, ratio) ** 2)) : Math.acos(Math.max(-1, ratio));
     if (!(angles[i] <= bound + 1e-5)) return `angle of W_K⋯W_1 to the SVM ${angles[i]} above the margin bound ${bound} at step ${records[i].step}`;
   }
   return null;
