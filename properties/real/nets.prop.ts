@@ -51,7 +51,7 @@ import { analyseNetRun, C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL, NET_CHECKS, ne
 import { runNetJob } from '../../src/real/net-job.js';
 import { netCaseArb, netJob, range, TRAIN, type NetCase } from './net-cases.js';
 import { expectChecked, runs } from '../common.js';
-import { assertProperty, checkProperty, reportFigure, reportTrajectory } from '../store.js';
+import { assertProperty, checkProperty, expectShrunk, reportFigure, reportTrajectory } from '../store.js';
 import { isReal, PAIR_NAMES, progress, replayOutput } from './real-data.js';
 
 export { C1_LAYER_TOL, C1_UNIT_TOL, C5_SLACK_FALL };
@@ -115,11 +115,13 @@ function assertNet(v: NetVerdicts, slackFall = C5_SLACK_FALL) {
 const FAST = fixed('cnn-4-8', 'cnn', [4, 8], [1, 8], 100, 300);
 
 /**
- * Shrunk size of the control's counterexample: at most this many images, layers, channels per
- * layer. fast-check's shrinking ends at a local minimum, not the smallest case: a fresh-seed flake
- * audit (seed 1338870057) ended at 2 images and one conv layer of 3 channels, so 3, not 2.
+ * Shrunk size of the control's counterexample: at most this many images and layers (2 images and
+ * one layer on 40 fresh seeds and in every audit). The width of that layer is not bounded by a
+ * number: fast-check's shrinking ends at a local minimum, not the smallest case, and flake audits
+ * ended at 3 channels (seed 1338870057) and 5 units (242481485); it is asserted smaller than the
+ * first failing case's instead (store.ts expectShrunk).
  */
-export const SHRUNK = { images: 4, layers: 1, width: 3 };
+export const SHRUNK = { images: 4, layers: 1 };
 
 describe('real data, ReLU networks', () => {
   test('R: C1–C5 fast slice, a CNN (4, 8 channels) on trouser/bag (1,8), 2×100 images, 300 loss-based steps', () => {
@@ -153,7 +155,7 @@ describe('real data, ReLU networks', () => {
     expect(layer).toBeGreaterThan(C1_LAYER_TOL);
   });
 
-  test('N-R: C1 per-layer step multipliers (1.5 on the first layer) break the identities; the failure shrinks to a few images and one thin layer, and replays', async () => {
+  test('N-R: C1 per-layer step multipliers (1.5 on the first layer) break the identities; the failure shrinks to a few images and one layer, and replays', async () => {
     const result = checkProperty({
       id: 'N-R-C1-multipliers',
       arb: netCaseArb,
@@ -171,7 +173,10 @@ describe('real data, ReLU networks', () => {
     console.log(`real control: C1 with multipliers shrinks to ${JSON.stringify(c)}`);
     expect(c.neg.length + c.pos.length).toBeLessThanOrEqual(SHRUNK.images);
     expect(c.widths.length).toBeLessThanOrEqual(SHRUNK.layers);
-    expect(Math.max(...c.widths)).toBeLessThanOrEqual(SHRUNK.width);
+    // the width is a local minimum of shrinking (1–2 on 40 seeds, 5 on a flake audit's 242481485):
+    // asserted smaller than the first failing case's, not below a fixed number
+    const size = (k: typeof c) => k.neg.length + k.pos.length + k.widths.reduce((a, b) => a + b, 0) + k.steps;
+    expectShrunk(c, result.firstFailure(), size, 1 + 1 + 1 + 1);
     // one command re-runs it from the stored file, reading the images from the IDX file by position
     const stored = JSON.parse(readFileSync(result.stored!, 'utf8')) as Counterexample;
     expect(stored.netJob!.images.index).toHaveLength(c.neg.length + c.pos.length);
