@@ -125,11 +125,15 @@ export function fittedIndex(records: { logLoss: number }[], n: number, reduction
  * A bound on the loss curvature at init, max‖x‖² · Σ ℓ''(q_n) · (1 + ‖θ‖²) (mean: / N): a
  * constant step η = s/curvatureScale with s < 1 keeps GD stable from the start. An exp-loss step
  * from a badly misfit init would otherwise overflow, which says nothing about any claim.
+ * `batch` (mean loss): SGD steps on the mean over `batch` points, so the bound is that of the
+ * worst batch, the `batch` points of largest ℓ''. Under the full-batch bound a batch-1 SGD run
+ * from a badly misfit point diverged (a flake audit, seed 721737807: log L 7236 at step 3).
  */
-export function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, loss: LossKind, reduction: Reduction): number {
+export function curvatureScale(data: Dataset, init: Weights, kind: ModelKind, loss: LossKind, reduction: Reduction, batch?: number): number {
   const q = margins(init, data, kind);
   const second = q.map((v) => (loss === 'exp' ? Math.exp(-v) : loss === 'logistic' ? 0.25 : 2));
-  const curv = second.reduce((a, b) => a + b, 0) / (reduction === 'mean' ? q.length : 1);
+  const worst = batch === undefined ? second : [...second].sort((a, b) => b - a).slice(0, batch);
+  const curv = worst.reduce((a, b) => a + b, 0) / (reduction === 'mean' ? worst.length : 1);
   return maxRowNormSq(data.X) * curv * (1 + init.reduce((s, W) => s + sumSquares(W), 0));
 }
 
