@@ -16,20 +16,24 @@ const setArb = fc.record({ n: fc.integer({ min: 4, max: 10 }), d: fc.integer({ m
 const signed = (X: number[][], y: number[]) => X.map((x, n) => x.map((v) => v * y[n]));
 const truthOf = (svm: { w: number[]; gamma: number; alpha: number[] }): SvmPrediction => ({ direction: svm.w, gamma: svm.gamma, alpha: svm.alpha });
 
-/** The flow schedule in float64 (η₀/L steps on the mean exp loss, flow time Σ η): the snapshot after each step. */
-function flow64(Z: number[][], eta0: number, steps: number): LinearSnapshot[] {
+/**
+ * Steps η = c/L on the mean (the flow schedule, c = η₀) or the sum exp loss (the real runs'
+ * loss-based steps, c = α) in float64: w ← w + c·Σ softmax(−q)_n z_n, flow time Σ c/L; the
+ * snapshot after each step.
+ */
+function lossScaledSteps64(Z: number[][], c: number, steps: number, reduction: 'mean' | 'sum'): LinearSnapshot[] {
   let w = new Array<number>(Z[0].length).fill(0);
   let logT = -Infinity;
   const out: LinearSnapshot[] = [];
   for (let k = 0; k < steps; k++) {
     const q = Z.map((z) => -dot(z, w));
     const lse = logSumExp(q);
-    const logStep = Math.log(eta0) - (lse - Math.log(Z.length)); // log(η₀/L)
+    const logStep = Math.log(c) - (lse - (reduction === 'mean' ? Math.log(Z.length) : 0)); // log(c/L)
     const before = logT;
     logT = logT === -Infinity ? logStep : logSumExp([logT, logStep]);
     const g = new Array<number>(w.length).fill(0);
     Z.forEach((z, n) => z.forEach((v, i) => (g[i] += Math.exp(q[n] - lse) * v)));
-    w = w.map((v, i) => v + eta0 * g[i]);
+    w = w.map((v, i) => v + c * g[i]);
     out.push({ w, step: k + 1, logT, stepLogT: logT - before });
   }
   return out;
@@ -85,7 +89,7 @@ describe('linearDirectionFailure on the float64 flow schedule', () => {
         const { data, svm } = linearGapData(s);
         const Z = signed(data.X, data.y);
         const R2 = Math.max(...data.X.map((x) => dot(x, x)));
-        const run = flow64(Z, 1 / R2, 4000);
+        const run = lossScaledSteps64(Z, 1 / R2, 4000, 'mean');
         const margin = (w: number[]) => Math.min(...Z.map((z) => dot(z, w))) / Math.hypot(...w);
         const truth = truthOf(svm);
         for (const k of [100, 250, 500, 1000, 2000]) {
@@ -118,27 +122,6 @@ describe('linearDirectionFailure on the float64 flow schedule', () => {
   });
 });
 
-/**
- * The real runs' steps in float64: loss-based, w ← w − α∇log L on the SUM exp loss with
- * α = 1.9/max‖x‖² (near the descent edge 2/max‖x‖²), flow time Σ α/L.
- */
-function lossBasedSum64(Z: number[][], alpha: number, steps: number): LinearSnapshot[] {
-  let w = new Array<number>(Z[0].length).fill(0);
-  let logT = -Infinity;
-  const out: LinearSnapshot[] = [];
-  for (let k = 0; k < steps; k++) {
-    const q = Z.map((z) => -dot(z, w));
-    const lse = logSumExp(q); // log L
-    const before = logT;
-    logT = logT === -Infinity ? Math.log(alpha) - lse : logSumExp([logT, Math.log(alpha) - lse]);
-    const g = new Array<number>(w.length).fill(0);
-    Z.forEach((z, n) => z.forEach((v, i) => (g[i] += Math.exp(q[n] - lse) * v)));
-    w = w.map((v, i) => v + alpha * g[i]);
-    out.push({ w, step: k + 1, logT, stepLogT: logT - before });
-  }
-  return out;
-}
-
 describe('limitLineFailure on the loss-based steps of the real runs (sum loss, α = 1.9/max‖x‖²), in float64', () => {
   test('the truth passes at every (k, 2k) from k = 100 on; the direction turned by ±0.05 rad or γ* off by 2% fails once the run is past 0.01 rad', () => {
     let judged = 0;
@@ -147,7 +130,7 @@ describe('limitLineFailure on the loss-based steps of the real runs (sum loss, �
         const { data, svm } = linearGapData(s);
         const Z = signed(data.X, data.y);
         const R2 = Math.max(...data.X.map((x) => dot(x, x)));
-        const run = lossBasedSum64(Z, 1.9 / R2, 4000);
+        const run = lossScaledSteps64(Z, 1.9 / R2, 4000, 'sum');
         const truth = truthOf(svm);
         for (const k of [100, 250, 500, 1000, 2000]) expect(limitLineFailure(Z, run[k - 1], run[2 * k - 1], truth, 'sum'), `k = ${k}`).toBeNull();
         const [mid, end] = [run[1999], run[3999]];
