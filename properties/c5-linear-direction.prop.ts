@@ -40,7 +40,7 @@
  *              log α_n derived from the SVM multipliers (src/checks.ts marginGapConstant): measured
  *              ratio of the gap to the unslacked bound 1.00–1.22 (C_γ > 0.05, 176 runs).
  * Deep linear, flow schedule: the end-to-end predictor β = W_K⋯W_1 stays within the margin bound
- * asin √(1 − (γ̃_ρ/γ*)²) of the SVM direction at every record after L < 1, and that bound is
+ * acos(γ̃_ρ/γ*) (= asin √(1 − (γ̃_ρ/γ*)²) while γ̃_ρ ≥ 0) of the SVM direction at every record after L < 1, and that bound is
  * smaller at the end than at L < 1 (the per-layer smoothed margin γ̃_ρ grows: C4) — src/checks.ts
  * deepDirectionFailure.
  * Rigorous, but it is no C/log t bound and cannot tell the SVM from a direction 0.05 rad off at
