@@ -296,18 +296,37 @@ export interface LinearSnapshot {
   stepLogT: number;
 }
 
+/** A prediction's limit line ŵ log t + r* (ŵ: the direction scaled to margin 1, ‖ŵ‖ = 1/γ*) and an orthonormal basis Q of its support vectors' span. */
+interface LimitLine {
+  wHat: number[];
+  rStar: number[];
+  Q: number[][];
+}
+
+function limitLineOf(Z: number[][], p: SvmPrediction, reduction: Reduction): LimitLine {
+  const scale = 1 / (p.gamma * Math.hypot(...p.direction));
+  return {
+    wHat: p.direction.map((v) => v * scale),
+    rStar: limitOffset(Z, p.alpha, reduction),
+    Q: orthonormalSpan(p.alpha.flatMap((a, n) => (a > 0 ? [Z[n]] : []))),
+  };
+}
+
+/** e = w − ŵ log t − r* at snapshot x, split into its part in the span of Q and the part off it. */
+function residualOf(line: LimitLine, x: LinearSnapshot): { inSpan: number[]; offSpan: number[] } {
+  const e = x.w.map((v, i) => v - line.wHat[i] * x.logT - line.rStar[i]);
+  const coefficients = line.Q.map((q) => dot(q, e));
+  const inSpan = e.map((_, i) => line.Q.reduce((s, q, j) => s + coefficients[j] * q[i], 0));
+  return { inSpan, offSpan: e.map((v, i) => v - inSpan[i]) };
+}
+
 /**
  * The residual e(t) = w(t) − ŵ log t − r* of a linear run against a prediction (ŵ: the predicted
  * direction scaled to margin 1, ‖ŵ‖ = 1/γ*; r*: src/svm.ts limitOffset from the multipliers),
  * split into its part in the support vectors' span and the part off it.
  */
 export function limitResidual(Z: number[][], x: LinearSnapshot, p: SvmPrediction, reduction: Reduction = 'mean'): { inSpan: number[]; offSpan: number[] } {
-  const scale = 1 / (p.gamma * Math.hypot(...p.direction));
-  const rStar = limitOffset(Z, p.alpha, reduction);
-  const e = x.w.map((v, i) => v - p.direction[i] * scale * x.logT - rStar[i]);
-  const Q = orthonormalSpan(p.alpha.flatMap((a, n) => (a > 0 ? [Z[n]] : [])));
-  const inSpan = e.map((_, i) => Q.reduce((s, q) => s + dot(q, e) * q[i], 0));
-  return { inSpan, offSpan: e.map((v, i) => v - inSpan[i]) };
+  return residualOf(limitLineOf(Z, p, reduction), x);
 }
 
 /**
@@ -352,8 +371,9 @@ export function limitLineMeasure(Z: number[][], mid: LinearSnapshot, end: Linear
   const push = nonSupportPush(Z, mid, p, reduction);
   if (typeof push === 'string') return push;
   const floor = (C5_ANGLE_FLOOR + FLOAT32_UNIT_ROUNDOFF * (end.step - mid.step)) * Math.hypot(...end.w) + push;
-  const a = limitResidual(Z, mid, p, reduction);
-  const b = limitResidual(Z, end, p, reduction);
+  const line = limitLineOf(Z, p, reduction);
+  const a = residualOf(line, mid);
+  const b = residualOf(line, end);
   return {
     inMid: Math.hypot(...a.inSpan),
     inEnd: Math.hypot(...b.inSpan),
