@@ -16,6 +16,7 @@ import { storedFilesOf, type Counterexample, type StoredJob } from '../src/count
 import { modelSpec } from '../src/model.js';
 import { train } from '../src/train.js';
 import { checkProperty } from '../properties/store.js';
+import { replayOutput } from '../properties/real/real-data.js';
 import { runReplay } from '../src/cli/replay.js';
 import { InputError } from '../src/errors.js';
 import { readIdx } from '../src/data/idx.js';
@@ -131,14 +132,7 @@ describe('counterexample store and replay', () => {
     expect(linearJob.images.index.map((i) => labels[i]).sort()).toEqual([1, 1, 8, 8]);
     const f = join(store, `linear-turned-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(f, JSON.stringify({ property: 'N-R-test', seed: 1, path: '', counterexample: [], linearJob, failure: 'x' }));
-    const write = process.stdout.write;
-    let out = '';
-    process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
-    try {
-      await runReplay([f]);
-    } finally {
-      process.stdout.write = write;
-    }
+    const out = await replayOutput([f]);
     expect(out).toMatch(/^N-R-test: violates R-C5 \(R-C5\/angle\) on 4 images .*R-C5: from half the final log t .*(limit line|support vectors' span|multiplier 0)/);
   });
 
@@ -146,14 +140,7 @@ describe('counterexample store and replay', () => {
     expect(storedFilesOf('0123456789ab', join(store, 'no-such-dir'))).toEqual([]);
     await expect(runReplay(['0123456789ab'])).rejects.toThrow(new RegExp(`^no counterexample 0123456789ab in ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     const id = stored.split('/').at(-1)!.replace(/\.json$/, '');
-    const write = process.stdout.write;
-    let out = '';
-    process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write;
-    try {
-      await runReplay([id]);
-    } finally {
-      process.stdout.write = write;
-    }
+    const out = await replayOutput([id]);
     expect(out).toMatch(/^N-C4-test: violates C4 \(C4\/smoothed-margin-before-fit\)/);
   });
 
