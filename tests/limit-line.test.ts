@@ -39,6 +39,22 @@ function lossScaledSteps64(Z: number[][], c: number, steps: number, reduction: '
   return out;
 }
 
+/** A drawn set with its SVM, run from w = 0 by lossScaledSteps64 with c = `scale`/max‖x‖² for 4000 steps. */
+function drawnRun(s: { n: number; d: number; seed: number }, scale: number, reduction: 'mean' | 'sum') {
+  const { data, svm } = linearGapData(s);
+  const Z = signed(data.X, data.y);
+  const R2 = Math.max(...data.X.map((x) => dot(x, x)));
+  return { Z, svm, truth: truthOf(svm), run: lossScaledSteps64(Z, scale / R2, 4000, reduction) };
+}
+
+/** The wrong theories: the SVM direction turned by ±0.05 rad, γ* off by ±2%. */
+const wrongPredictions = (truth: SvmPrediction): SvmPrediction[] => [
+  { ...truth, direction: rotated(truth.direction, 0.05) },
+  { ...truth, direction: rotated(truth.direction, -0.05) },
+  { ...truth, gamma: 1.02 * truth.gamma },
+  { ...truth, gamma: 0.98 * truth.gamma },
+];
+
 describe('limitOffset: the offset of the limit line from the SVM multipliers', () => {
   test('on every support vector z_n·r* = −log(N α_n), and r* lies in their span', () => {
     fc.assert(
@@ -86,18 +102,14 @@ describe('linearDirectionFailure on the float64 flow schedule', () => {
   test('the truth passes at every (k, 2k) from k = 100 on; the direction turned by 0.05 rad or γ* off by 2% fails once the run is past 0.01 rad', () => {
     fc.assert(
       fc.property(setArb, (s) => {
-        const { data, svm } = linearGapData(s);
-        const Z = signed(data.X, data.y);
-        const R2 = Math.max(...data.X.map((x) => dot(x, x)));
-        const run = lossScaledSteps64(Z, 1 / R2, 4000, 'mean');
+        const { Z, svm, truth, run } = drawnRun(s, 1, 'mean');
         const margin = (w: number[]) => Math.min(...Z.map((z) => dot(z, w))) / Math.hypot(...w);
-        const truth = truthOf(svm);
         for (const k of [100, 250, 500, 1000, 2000]) {
           expect(linearDirectionFailure(Z, run[k - 1], run[2 * k - 1], margin(run[2 * k - 1].w), truth), `k = ${k}`).toBeNull();
         }
         const [mid, end] = [run[1999], run[3999]];
         if (offDirection(end.w, svm.w) / Math.hypot(...end.w) < 0.01) {
-          for (const wrong of [{ ...truth, direction: rotated(svm.w, 0.05) }, { ...truth, direction: rotated(svm.w, -0.05) }, { ...truth, gamma: 1.02 * svm.gamma }, { ...truth, gamma: 0.98 * svm.gamma }]) {
+          for (const wrong of wrongPredictions(truth)) {
             expect(linearDirectionFailure(Z, mid, end, margin(end.w), wrong)).not.toBeNull();
           }
         }
@@ -127,16 +139,12 @@ describe('limitLineFailure on the loss-based steps of the real runs (sum loss, �
     let judged = 0;
     fc.assert(
       fc.property(setArb, (s) => {
-        const { data, svm } = linearGapData(s);
-        const Z = signed(data.X, data.y);
-        const R2 = Math.max(...data.X.map((x) => dot(x, x)));
-        const run = lossScaledSteps64(Z, 1.9 / R2, 4000, 'sum');
-        const truth = truthOf(svm);
+        const { Z, svm, truth, run } = drawnRun(s, 1.9, 'sum');
         for (const k of [100, 250, 500, 1000, 2000]) expect(limitLineFailure(Z, run[k - 1], run[2 * k - 1], truth, 'sum'), `k = ${k}`).toBeNull();
         const [mid, end] = [run[1999], run[3999]];
         if (offDirection(end.w, svm.w) / Math.hypot(...end.w) < 0.01) {
           judged++;
-          for (const wrong of [{ ...truth, direction: rotated(svm.w, 0.05) }, { ...truth, direction: rotated(svm.w, -0.05) }, { ...truth, gamma: 1.02 * svm.gamma }, { ...truth, gamma: 0.98 * svm.gamma }]) {
+          for (const wrong of wrongPredictions(truth)) {
             expect(limitLineFailure(Z, mid, end, wrong, 'sum')).not.toBeNull();
           }
         }
